@@ -1,0 +1,3 @@
+from elcrec.cli import main
+
+raise SystemExit(main())

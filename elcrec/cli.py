@@ -1,0 +1,136 @@
+"""``python -m elcrec``: the command line that Snakemake rules and users call (thin; the work is in the library)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from elcrec.errors import HarnessError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=None, help="where prepared datasets live (default: data/ or $ELCREC_DATA_DIR)")
+    p.add_argument("--data-mirror", default=None,
+                   help="offline mirror folder to take raw files from instead of the internet ($ELCREC_DATA_MIRROR)")
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from elcrec.data.fetch import prepare_dataset
+
+    for name in args.dataset:
+        path = prepare_dataset(name, args.data_dir, args.data_mirror, allow_unavailable=args.allow_unavailable)
+        print(f"{name}: {path if path else 'UNAVAILABLE (see status.json)'}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from elcrec.data.fetch import read_status, sequence_path
+    from elcrec.data.sequences import SequenceData
+    from elcrec.data.stats import dataset_stats
+    from elcrec.fileio import write_json
+
+    status = read_status(args.dataset, args.data_dir)
+    if status is None:
+        raise HarnessError(f"dataset {args.dataset} is not prepared; run `python -m elcrec download --dataset "
+                           f"{args.dataset}` first")
+    if status["status"] != "ok":
+        stats = {"dataset": args.dataset, "status": status["status"], "error": status.get("error", "")}
+    else:
+        data = SequenceData.from_file(sequence_path(args.dataset, args.data_dir), name=args.dataset)
+        stats = {**dataset_stats(data), "status": "ok", "sha256": status["sha256"]}
+    if args.out:
+        write_json(args.out, stats)
+    print(json.dumps(stats, indent=2))
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    if args.table == "datasets":
+        from elcrec.report.datasets_table import build_datasets_table
+
+        build_datasets_table(args.inputs, args.out_prefix)
+        print(Path(args.out_prefix).with_suffix(".md").read_text())
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from elcrec.checkpoint import check_item_size, load_encoder, load_state_dict
+    from elcrec.data import load_dataset
+    from elcrec.evaluate import METRIC_KEYS, rank_targets
+    from elcrec.fileio import write_text
+
+    state, meta = load_state_dict(args.checkpoint)
+    data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
+    check_item_size(state, data.item_size, args.dataset, args.checkpoint)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    encoder, _ = load_encoder(state, heads=int(meta.get("heads", 2)))
+    encoder.to(device).eval()
+    result = rank_targets(encoder.score, data.eval_split(args.split), data.item_size,
+                          history=args.history, ties=args.ties, batch_size=args.batch_size, device=device)
+    metrics = result.metrics
+    if args.per_user:
+        write_text(args.per_user, result.per_user().to_csv(index=False))
+    if args.json:
+        print(json.dumps({k: metrics[k] for k in METRIC_KEYS}))
+    else:
+        print(f"{args.dataset} {args.split} ({data.num_users} users, {data.item_size} item ids, history={args.history})")
+        for key in METRIC_KEYS:
+            print(f"  {key:<8} {metrics[key]:.4f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from elcrec.data.registry import DATASETS
+    from elcrec.evaluate import HISTORY_RULES, TIE_RULES
+
+    parser = argparse.ArgumentParser(prog="python -m elcrec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("download", help="fetch (or take from the mirror), verify and build datasets")
+    p.add_argument("--dataset", nargs="+", required=True, metavar="NAME", help=f"one or more of {', '.join(DATASETS)}")
+    p.add_argument("--allow-unavailable", action="store_true",
+                   help="record an unobtainable dataset as unavailable in status.json and exit 0 (used by the workflow)")
+    _data_args(p)
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("stats", help="dataset statistics as JSON")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", help="write the JSON here as well")
+    _data_args(p)
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("table", help="build a paper table from result files")
+    p.add_argument("table", choices=["datasets"])
+    p.add_argument("--inputs", nargs="+", required=True, help="stats JSON files")
+    p.add_argument("--out-prefix", required=True, help="writes PREFIX.md, PREFIX.csv and PREFIX.tex")
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("evaluate", help="full-ranking HR/NDCG@5/10/20 of a checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--split", choices=["test", "valid"], default="test")
+    p.add_argument("--history", choices=HISTORY_RULES, default="zero", help="history-item rule (default: zero, official)")
+    p.add_argument("--ties", choices=TIE_RULES, default="pessimistic", help="rank of a target tied with other items")
+    p.add_argument("--batch-size", type=int, default=512, help="users per scoring batch (512 is fastest on a 2-core CPU)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the six metrics")
+    p.add_argument("--per-user", help="write per-user ranks and metrics (CSV) here")
+    _data_args(p)
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.func
+    try:
+        return handler(args)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,87 @@
+"""The dataset-statistics table: our counts beside the paper's printed values, misprints flagged.
+
+Each printed value is compared with ours at the precision the paper prints it (``0.2M`` against interactions
+rounded to 0.1M, ``8.9`` against the average length to one decimal), so a flag is computed, never typed in.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from elcrec.report.reference import paper_table
+from elcrec.report.tables import write_table
+
+
+def _printed_matches(printed: Any, ours: float) -> bool | None:
+    """Compare a printed value (``0.17M``, ``1,000,209``, ``99.95%``, ``8.3``) with ours at its precision."""
+    if printed is None or (isinstance(printed, float) and math.isnan(printed)) or str(printed).strip() == "":
+        return None
+    text = str(printed).strip().replace(",", "")
+    scale = 1.0
+    if text.endswith("%"):
+        text = text[:-1]
+    if text.endswith("M"):
+        text, scale = text[:-1], 1e6
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return round(ours / scale, decimals) == round(float(text), decimals)
+
+
+def build_datasets_table(stats_files: list[str | Path], prefix: str | Path) -> pd.DataFrame:
+    paper = paper_table("datasets").set_index("dataset")
+    rows, notes = [], []
+    for path in stats_files:
+        stats = json.loads(Path(path).read_text())
+        name = stats["dataset"]
+        row: dict[str, Any] = {"dataset": name, "status": stats.get("status", "ok")}
+        if row["status"] != "ok":
+            row["note"] = f"not run: dataset unavailable ({stats.get('error', 'no data')[:120]}...)"
+            rows.append(row)
+            continue
+        for key in ("users", "items", "interactions", "avg_len", "sparsity_pct"):
+            row[key] = stats[key]
+        flags = []
+        if name in paper.index:
+            ref = paper.loc[name]
+            printed = {"users": ref["users"], "items": ref["items"], "interactions": ref["interactions_as_printed"],
+                       "avg_len": ref["avg_length_as_printed"], "sparsity_pct": ref["sparsity_as_printed"]}
+            for key, value in printed.items():
+                row[f"paper_{key}"] = value if not (isinstance(value, float) and math.isnan(value)) else None
+                ok = _printed_matches(value, stats[key])
+                if ok is False:
+                    flags.append(f"{key}: paper prints {value}, the file gives {_fmt(key, stats[key])}")
+            if isinstance(ref.get("note"), str) and ref["note"]:
+                notes.append(f"{name}: {ref['note']}")
+        else:
+            flags.append("no published statistics")
+        row["note"] = "; ".join(flags) if flags else "matches the paper"
+        rows.append(row)
+    data = pd.DataFrame(rows)
+    display = pd.DataFrame({
+        "Dataset": data["dataset"],
+        "Users": [_fmt("users", v) for v in data.get("users", [])],
+        "Items": [_fmt("items", v) for v in data.get("items", [])],
+        "Interactions": [_fmt("interactions", v) for v in data.get("interactions", [])],
+        "Avg. length": [_fmt("avg_len", v) for v in data.get("avg_len", [])],
+        "Sparsity": [_fmt("sparsity_pct", v) for v in data.get("sparsity_pct", [])],
+        "Paper (users / items / interactions / avg. length / sparsity)": [
+            " / ".join(str(r.get(f"paper_{k}")) for k in ("users", "items", "interactions", "avg_len", "sparsity_pct"))
+            if r.get("paper_users") is not None else "-" for r in rows],
+        "Check against the paper": data["note"],
+    })
+    write_table(data, prefix, caption="Dataset statistics, computed from the sequence files",
+                label="tab:datasets", display=display, notes=notes)
+    return data
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if key in ("users", "items", "interactions"):
+        return f"{int(value):,}"
+    if key == "avg_len":
+        return f"{value:.2f}"
+    return f"{value:.2f}%"
