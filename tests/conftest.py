@@ -23,3 +23,20 @@ def shared_dir() -> Path:
             pytest.fail(reason + " and ELCREC_REQUIRE_SHARED=1", pytrace=False)
         pytest.skip(reason)
     return path
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No data-path environment leaks in, and any attempt to reach the internet fails the test loudly.
+
+    ``urllib.request.urlopen`` raises AssertionError (not URLError/OSError, which the fetch code catches), so a
+    test that reaches out by accident fails instead of connecting. Tests that exercise the download path patch
+    ``urlopen`` again with their own fake.
+    """
+    monkeypatch.delenv("ELCREC_DATA_MIRROR", raising=False)
+    monkeypatch.delenv("ELCREC_DATA_DIR", raising=False)
+
+    def _no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a test tried to reach the network: urlopen{args!r}")
+
+    monkeypatch.setattr("urllib.request.urlopen", _no_network)

@@ -1,0 +1,29 @@
+# ELCRec benchmark and reproducibility harness.
+#   snakemake --cores 8                      # everything for the configured preset (default: paper)
+#   snakemake --cores 2 --config preset=quick data_mirror=../shared/data
+#   snakemake paper_tables/datasets.md       # one target alone
+# Configuration: config/config.yaml (the paper protocol), config/presets/<preset>.yaml on top, then --config;
+# validated against config/schema.yaml. Rules call `python -m elcrec ...`; the work is in the library.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config/config.yaml")
+
+
+include: "rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+
+
+include: "rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        stats_files(),
+        multiext("paper_tables/datasets", ".md", ".csv", ".tex"),
