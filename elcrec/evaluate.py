@@ -107,6 +107,8 @@ def rank_targets(
             raise HarnessError(
                 f"the model produced NaN/inf scores for users {lo}..{hi - 1}; the checkpoint or training diverged"
             )
+        if history != "none" and (scores._base is not None or 0 in scores.stride()):
+            scores = scores.clone()  # a view of shared memory (an expanded row, a cached matrix): never write into it
         _filter_history(scores, split, lo, hi, history)
         target = scores.gather(1, split.targets[lo:hi, None].to(device))
         if ties == "pessimistic":  # one comparison pass: ties and the target itself counted, then minus itself

@@ -100,7 +100,9 @@ def test_defaults_are_zero_and_pessimistic(split: EvalSplit) -> None:
     assert result.ranks.tolist() == EXPECTED[("zero", "pessimistic")]
 
 
-def naive_ranks(matrix: list[list[float]], targets: list[int], history: list[list[int]], rule: str, ties: str) -> list[int]:
+def naive_ranks(
+    matrix: list[list[float]], targets: list[int], history: list[list[int]], rule: str, ties: str
+) -> list[int]:
     """The protocol written as a plain loop, for the randomised cross-check."""
     ranks = []
     for row, target, hist in zip(matrix, targets, history):
@@ -254,12 +256,6 @@ def test_wrong_score_shape(split: EvalSplit) -> None:
 # ------------------------------------------------------------------------------- in-place filtering (bugs)
 
 
-@pytest.mark.xfail(
-    reason="BUG: rank_targets masks history in place on the tensor score() returns (scores[rows, cols] = ...); "
-    "a score function returning a broadcast view such as pop.expand(B, item_size) (a popularity baseline) "
-    "shares one row in memory, so one user's history is masked for every user and in pop itself",
-    strict=True,
-)
 @pytest.mark.filterwarnings("ignore:Use of index_put_ on expanded tensors")
 def test_expanded_score_rows_do_not_leak_history_between_users() -> None:
     pop = torch.tensor([0.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.0])
@@ -275,12 +271,6 @@ def test_expanded_score_rows_do_not_leak_history_between_users() -> None:
     assert pop.tolist() == pytest.approx([0.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.0])
 
 
-@pytest.mark.xfail(
-    reason="BUG: rank_targets overwrites the caller's score tensor in place (history set to 0/-inf); a score "
-    "function that returns views of cached scores is corrupted: after a neg_inf run the cache holds -inf, so a "
-    "second evaluation (history=none) fails with a false 'NaN/inf scores' HarnessError",
-    strict=True,
-)
 def test_score_tensor_returned_by_the_callable_is_not_modified(split: EvalSplit) -> None:
     cached = torch.tensor(SCORES, dtype=torch.float32)
     original = cached.clone()

@@ -278,12 +278,6 @@ class DroppedResponse(FakeResponse):
         raise http.client.IncompleteRead(TINY[:5], len(TINY) - 5)
 
 
-@pytest.mark.xfail(
-    reason="BUG: fetch.obtain catches only URLError/OSError/TimeoutError; a chunked (Transfer-Encoding) download whose "
-    "connection drops raises http.client.IncompleteRead (an HTTPException, not an OSError), which escapes as a raw traceback instead of "
-    "trying the alternative URL and then raising UnavailableError",
-    strict=True,
-)
 def test_dropped_connection_tries_next_url(tmp_path: Path, register, monkeypatch: pytest.MonkeyPatch) -> None:
     register(tiny_spec(alt_urls=(ALT_URL,)))
 

@@ -224,11 +224,6 @@ def test_missing_file(tmp_path: Path) -> None:
     assert "download" in str(err.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: parse_sequence_file raises a bare StopIteration for a token such as '--5': int() rejects it, but "
-    "the search for the bad token (t.lstrip(b'-').isdigit()) finds none, so next() on the empty generator escapes",
-    strict=True,
-)
 def test_double_minus_token_is_a_data_error(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "dash.txt", "1 1 2 3\n2 4 --5 6\n")
     with pytest.raises(DataError) as err:
@@ -236,11 +231,6 @@ def test_double_minus_token_is_a_data_error(tmp_path: Path) -> None:
     assert f"{path}:2:" in str(err.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: parse_sequence_file lets OverflowError escape for an id that does not fit int64 "
-    "(np.array(tokens, dtype=np.int64) raises OverflowError, only ValueError is caught); no file:line in the message",
-    strict=True,
-)
 def test_id_too_large_for_int64_is_a_data_error(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "huge.txt", "1 1 2 3\n2 4 99999999999999999999 6\n")
     with pytest.raises(DataError) as err:

@@ -10,6 +10,7 @@ the internet, so a test run cannot reach out by accident.
 """
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import sys
@@ -57,9 +58,13 @@ def _download(url: str, dest: Path) -> None:
     with urllib.request.urlopen(request, timeout=60) as response, open(dest, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=Path(url).name, disable=None) as bar:
+            received = 0
             for block in iter(lambda: response.read(1 << 20), b""):
                 out.write(block)
+                received += len(block)
                 bar.update(len(block))
+    if total is not None and received != total:
+        raise http.client.IncompleteRead(b"", total - received)
 
 
 def verify(path: Path, remote: RemoteFile, shown_as: str | Path) -> str:
@@ -90,7 +95,7 @@ def obtain(remote: RemoteFile, dest: Path, mirror: Path | None) -> dict[str, str
                     _download(url, tmp)
                     shown = url
                     break
-                except (urllib.error.URLError, OSError, TimeoutError) as exc:
+                except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
                     errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
             else:
                 raise UnavailableError(

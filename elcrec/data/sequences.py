@@ -23,6 +23,13 @@ from elcrec.errors import DataError
 MIN_ITEMS = 3  # valid and test targets plus at least one input item
 
 
+def _fits_int64(token: bytes) -> bool:
+    try:
+        return -(2**63) <= int(token) < 2**63
+    except ValueError:
+        return False
+
+
 def parse_sequence_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Return (items, offsets) of a sequence file; malformed or truncated input names the file and line."""
     path = Path(path)
@@ -42,8 +49,8 @@ def parse_sequence_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         tokens = line.split()
         try:
             values = np.array(tokens, dtype=np.int64)
-        except ValueError:
-            bad = next(t for t in tokens if not t.lstrip(b"-").isdigit())
+        except (ValueError, OverflowError):
+            bad = next((t for t in tokens if not _fits_int64(t)), b"?")
             raise DataError(
                 f"{path}:{lineno}: malformed line (token {bad.decode(errors='replace')!r} is not an integer id); "
                 "expected 'user_id item_id item_id ...'. Delete the file and download it again"

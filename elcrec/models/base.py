@@ -1,0 +1,89 @@
+"""The model contract every model (ELCRec and each baseline) implements, so one trainer serves them all.
+
+A model is an ``nn.Module`` holding a :class:`SASRecEncoder` as ``encoder`` (official parameter names below it)
+plus whatever it adds, and it declares:
+
+* ``loss(batch) -> {term: tensor}``: unweighted named loss terms; ``loss_weights`` says how the trainer sums
+  them (and every term is logged on its own);
+* ``score(input_ids) -> (B, item_size)``: full-ranking scores for the evaluator;
+* what its batches need: ``needs_negatives`` and ``augment`` (an :class:`AugmentConfig` or None);
+* optional hooks: ``on_train_start(ctx)`` (ELCRec's k-means initialisation), ``on_epoch_start(ctx)``
+  (ICLRec's per-epoch k-means), ``after_step()``.
+
+``official_state_dict`` / ``load_official_state_dict`` convert to and from the original repositories' flat
+layout, so checkpoints move both ways between this harness and the original code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from elcrec.data.augment import AugmentConfig
+from elcrec.data.batches import Batch
+from elcrec.data.sequences import SequenceData
+from elcrec.nn.encoder import SASRecEncoder
+
+
+@dataclass
+class EncoderConfig:
+    """The backbone settings of §2.1; defaults are the official ones."""
+
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 2
+    max_len: int = 50
+    attn_dropout: float = 0.5
+    hidden_dropout: float = 0.5
+    init_range: float = 0.02
+
+    def encoder_kwargs(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(EncoderConfig)}
+
+
+@dataclass
+class TrainContext:
+    """What hooks may use: the data, the device, the seed and the epoch."""
+
+    data: SequenceData
+    device: torch.device
+    seed: int
+    epoch: int = 0
+    batch_size: int = 256
+
+
+class RecModel(nn.Module):
+    name: ClassVar[str] = "base"
+    needs_negatives: ClassVar[bool] = True
+    augment: AugmentConfig | None = None
+    loss_weights: dict[str, float]
+
+    def __init__(self, item_size: int, cfg: EncoderConfig, causal: bool = True) -> None:
+        super().__init__()
+        self.encoder = SASRecEncoder(item_size, causal=causal, **cfg.encoder_kwargs())
+        self.loss_weights = {}
+
+    def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def score(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.encoder.score(input_ids)
+
+    def on_train_start(self, ctx: TrainContext) -> None:
+        """Called once before the first epoch of a fresh run (not on resume)."""
+
+    def on_epoch_start(self, ctx: TrainContext) -> None:
+        """Called before every epoch, resumed ones included."""
+
+    def after_step(self) -> None:
+        """Called after every optimiser step."""
+
+    def official_state_dict(self) -> dict[str, torch.Tensor]:
+        """The flat layout of the original code: encoder keys at the top level, extras beside them."""
+        return {k.removeprefix("encoder."): v.detach().clone() for k, v in self.state_dict().items()}
+
+    def load_official_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        own = set(self.encoder.state_dict())
+        self.load_state_dict({(f"encoder.{k}" if k in own else k): v for k, v in state.items()})
