@@ -85,6 +85,68 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_sets(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise HarnessError(f"--set expects key=value, not {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _device(name: str):  # noqa: ANN202
+    import torch
+
+    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import torch
+
+    from elcrec.data import load_dataset
+    from elcrec.data.fetch import read_status
+    from elcrec.models.registry import build_model
+    from elcrec.runs import prepare_run_dir
+    from elcrec.train import TrainConfig, Trainer, seed_everything
+
+    sets = _parse_sets(args.set or [])
+    train_keys = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    train_sets = {k: v for k, v in sets.items() if k in train_keys}
+    model_sets = {k: v for k, v in sets.items() if k not in train_keys}
+    tcfg = TrainConfig()
+    for key, value in train_sets.items():
+        setattr(tcfg, key, type(getattr(tcfg, key))(value))
+    if args.max_epochs is not None:
+        tcfg.max_epochs = args.max_epochs
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out or f"results/runs/{args.dataset}/{args.model}/seed{args.seed}")
+    prepare_run_dir(out, args.overwrite)
+    seed_everything(args.seed)
+    data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
+    model, mcfg = build_model(args.model, args.dataset, data.item_size, model_sets)
+    data.max_len = mcfg.max_len
+    status = read_status(args.dataset, args.data_dir) or {}
+    meta = {"model": args.model, "dataset": args.dataset, "seed": args.seed, "item_size": data.item_size,
+            "heads": mcfg.heads, "model_config": dataclasses.asdict(mcfg), "data_sha256": status.get("sha256"),
+            "overrides": sets}
+    metrics = Trainer(model, data, tcfg, out, _device(args.device), args.seed, meta).fit()
+    print(json.dumps({"out": str(out), "best_epoch": metrics["best_epoch"], **metrics["test"]}))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from elcrec.models.registry import MODELS
+
+    print(f"{'model':<16} {'status':<16} {'source':<34} description")
+    for entry in MODELS.values():
+        print(f"{entry.name:<16} {entry.status:<16} {entry.source:<34} {entry.description}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from elcrec.data.registry import DATASETS
     from elcrec.evaluate import HISTORY_RULES, TIE_RULES
@@ -123,6 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-user", help="write per-user ranks and metrics (CSV) here")
     _data_args(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("train", help="train one model on one dataset with one seed into a run directory")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--model", required=True, help="see `python -m elcrec models`")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", help="run directory (default: results/runs/DATASET/MODEL/seedSEED)")
+    p.add_argument("--max-epochs", type=int, help="override the protocol's 300 epochs")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a model setting (e.g. alpha=1, center_mean='k(k-1)') or a training one (lr, patience)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--overwrite", action="store_true", help="train again over a finished run")
+    _data_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("models", help="list the models with their origin and implementation status")
+    p.set_defaults(func=cmd_models)
     return parser
 
 

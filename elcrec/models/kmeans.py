@@ -1,0 +1,26 @@
+"""k-means for intent centres with faiss, configured exactly as ELCRec/ICLRec do (``src/models.py`` KMeans).
+
+faiss-cpu is the library the original uses (there on CPU for ELCRec, on GPU for ICLRec), so the algorithm,
+its initialisation from the seed and its restarts are the original's, not an approximation: niter 20,
+nredo 5, max 4096 points per centroid (more are subsampled by faiss), min 0, L2, unnormalised data.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def faiss_kmeans(x: np.ndarray, k: int, seed: int, niter: int = 20, nredo: int = 5) -> np.ndarray:
+    """(k, d) float32 centroids of the rows of ``x``; with fewer rows than k the original skips training."""
+    import faiss
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    d = x.shape[1]
+    clus = faiss.Clustering(d, k)
+    clus.verbose = False
+    clus.niter, clus.nredo, clus.seed = niter, nredo, int(seed)
+    clus.max_points_per_centroid, clus.min_points_per_centroid = 4096, 0
+    index = faiss.IndexFlatL2(d)
+    if x.shape[0] <= k:
+        raise ValueError(f"k-means needs more points ({x.shape[0]}) than clusters ({k}); lower k")
+    clus.train(x, index)
+    return faiss.vector_to_array(clus.centroids).reshape(k, d).copy()

@@ -1,0 +1,117 @@
+"""Model registry: name -> implementation, origin and status; per-dataset settings from config/models/*.yaml.
+
+Adding a baseline: one module in ``baselines/`` with its network, loss and config dataclass, one entry here,
+and (if it has per-dataset settings) one YAML file in ``config/models/``. Names that are declared but not yet
+implemented stay in the list with status ``not implemented`` so that tables and ``python -m elcrec models`` say
+so loudly instead of silently leaving a model out.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from elcrec.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config" / "models"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    source: str
+    description: str
+    loader: Callable[[], tuple[type, type]] | None = None  # -> (model class, config dataclass)
+    settings: str | None = None  # config/models/<settings>.yaml
+    overrides: dict[str, Any] = field(default_factory=dict)  # fixed settings of a variant
+
+    @property
+    def status(self) -> str:
+        return "implemented" if self.loader is not None else "not implemented"
+
+
+def _elcrec() -> tuple[type, type]:
+    from elcrec.models.elcrec import ELCRec, ELCRecConfig
+
+    return ELCRec, ELCRecConfig
+
+
+ELCREC_SRC = "yueliu1999/ELCRec @ad6e1c8"
+_ENTRIES = [
+    ModelEntry("elcrec", ELCREC_SRC, "ELCRec: BCE + seq-CL with intent fusion + intent-CL + ELCM cluster loss",
+               _elcrec, "elcrec"),
+    ModelEntry("elcrec-b", ELCREC_SRC, "ablation B: SASRec BCE + seq-CL without fusion (no centres)",
+               _elcrec, "elcrec", {"use_icl": False, "use_elcm": False}),
+    ModelEntry("elcrec-b-icl", ELCREC_SRC, "ablation B+ICL: B + intent fusion + intent-CL, no cluster loss",
+               _elcrec, "elcrec", {"use_elcm": False}),
+    ModelEntry("elcrec-b-elcm", ELCREC_SRC, "ablation B+ELCM: B + the ELCM cluster loss, no fusion/intent-CL",
+               _elcrec, "elcrec", {"use_icl": False}),
+    ModelEntry("iclrec", "salesforce/ICLRec @2890e6c", "ICLRec: per-epoch k-means intents, seq-CL + intent-CL"),
+    ModelEntry("s3rec", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec: AAP/MIP/MAP/SP pre-training + fine-tuning"),
+    ModelEntry("sasrec", "kang205/SASRec (S3-Rec/ICLRec PyTorch backbone)", "SASRec: causal Transformer, BCE"),
+    ModelEntry("cl4srec", "HKUDS/SSLRec cl4srec", "CL4SRec: CE over all items + InfoNCE of two augmentations"),
+    ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking"),
+    ModelEntry("coserec", "YChen1993/CoSeRec @692cb41", "CoSeRec: informed insert/substitute augmentations"),
+]
+MODELS: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
+
+
+def get_entry(name: str) -> ModelEntry:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(MODELS)}") from None
+
+
+def dataset_settings(entry: ModelEntry, dataset: str) -> dict[str, Any]:
+    if entry.settings is None:
+        return {}
+    raw = yaml.safe_load((CONFIG_DIR / f"{entry.settings}.yaml").read_text()) or {}
+    return {**(raw.get("defaults") or {}), **((raw.get("datasets") or {}).get(dataset) or {})}
+
+
+def _coerce(value: Any, like: Any, key: str) -> Any:
+    if not isinstance(value, str):
+        return value
+    if isinstance(like, bool):
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise ConfigError(f"{key} expects true/false, not {value!r}")
+    try:
+        return type(like)(value) if like is not None else value
+    except ValueError:
+        raise ConfigError(f"{key} expects a {type(like).__name__}, not {value!r}") from None
+
+
+def resolve_config(name: str, dataset: str, overrides: dict[str, Any] | None = None) -> tuple[type, Any]:
+    """(model class, config) for a model on a dataset: dataclass defaults <- YAML <- variant <- overrides."""
+    entry = get_entry(name)
+    if entry.loader is None:
+        raise ConfigError(f"model {name!r} ({entry.source}) is not implemented yet; implemented models: "
+                          + ", ".join(n for n, e in MODELS.items() if e.loader is not None))
+    model_cls, cfg_cls = entry.loader()
+    defaults = cfg_cls()
+    known = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(cfg_cls)}
+    values: dict[str, Any] = {}
+    for source in (dataset_settings(entry, dataset), entry.overrides, overrides or {}):
+        for key, value in source.items():
+            if key not in known:
+                raise ConfigError(f"{name} has no setting {key!r}; its settings: {', '.join(known)}")
+            values[key] = _coerce(value, known[key], key)
+    cfg = cfg_cls(**values)
+    if hasattr(cfg, "validate"):
+        try:
+            cfg.validate()
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+    return model_cls, cfg
+
+
+def build_model(name: str, dataset: str, item_size: int, overrides: dict[str, Any] | None = None):  # noqa: ANN201
+    model_cls, cfg = resolve_config(name, dataset, overrides)
+    return model_cls(item_size, cfg), cfg

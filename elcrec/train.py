@@ -1,0 +1,176 @@
+"""The one trainer for every model: Adam, early stopping, best state, one test evaluation, resume, logs.
+
+Protocol (method doc §3.4): Adam (lr 1e-3, betas 0.9/0.999, no weight decay) over all parameters, batch 256,
+up to 300 epochs, validation NDCG@20 after every epoch, early stopping with patience 40 (a new best must be
+strictly better), the best state reloaded for one test evaluation.
+
+Determinism and resume: the model is initialised under ``torch.manual_seed(seed)``; every epoch's randomness
+(user order, negatives, views, dropout) derives from ``(seed, epoch)`` alone, and the model, optimiser and
+early-stopping state are saved atomically after every epoch. A run killed at any point restarts from the last
+finished epoch and ends with the same numbers as an uninterrupted run (on CPU).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from elcrec.data.batches import EpochBuilder
+from elcrec.data.sequences import SequenceData
+from elcrec.errors import HarnessError
+from elcrec.evaluate import METRIC_KEYS, rank_targets
+from elcrec.models.base import RecModel, TrainContext
+from elcrec.profiling import Profiler
+from elcrec.runs import RESUME, load_resume, save_model, save_torch, write_outputs
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 256
+    lr: float = 1e-3
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    weight_decay: float = 0.0
+    max_epochs: int = 300
+    patience: int = 40
+    early_stopping_metric: str = "NDCG@20"
+    eval_batch_size: int = 512
+    history: str = "zero"
+    ties: str = "pessimistic"
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, 7]).generate_state(1)[0])
+
+
+class Trainer:
+    def __init__(self, model: RecModel, data: SequenceData, cfg: TrainConfig, out: Path, device: torch.device,
+                 seed: int, meta: dict[str, Any]) -> None:
+        self.model, self.data, self.cfg, self.out = model.to(device), data, cfg, out
+        self.device, self.seed, self.meta = device, seed, meta
+        self.optim = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2),
+                                      weight_decay=cfg.weight_decay)
+        self.builder = EpochBuilder(data, cfg.batch_size, model.needs_negatives, model.augment)
+        self.valid_split, self.test_split = data.eval_split("valid"), data.eval_split("test")
+        if cfg.early_stopping_metric not in METRIC_KEYS:
+            raise HarnessError(f"early_stopping_metric must be one of {METRIC_KEYS}")
+
+    # --- evaluation ------------------------------------------------------------------------------------
+    def evaluate(self, which: str):  # noqa: ANN201
+        self.model.eval()
+        split = self.valid_split if which == "valid" else self.test_split
+        result = rank_targets(self.model.score, split, self.data.item_size, history=self.cfg.history,
+                              ties=self.cfg.ties, batch_size=self.cfg.eval_batch_size, device=self.device)
+        self.model.train()
+        return result
+
+    # --- one epoch -------------------------------------------------------------------------------------
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        torch.manual_seed(epoch_seed(self.seed, epoch))  # dropout of this epoch
+        self.model.train()
+        ctx = TrainContext(self.data, self.device, self.seed, epoch, self.cfg.batch_size)
+        self.model.on_epoch_start(ctx)
+        sums: dict[str, float] = {}
+        steps = 0
+        bar = tqdm(self.builder.epoch(self.seed, epoch), total=self.builder.num_batches(), leave=False,
+                   desc=f"epoch {epoch}", disable=None)
+        for step, batch in enumerate(bar):
+            terms = self.model.loss(batch.to(self.device))
+            total = sum(self.model.loss_weights[k] * v for k, v in terms.items())
+            if not torch.isfinite(total):
+                bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+                raise HarnessError(
+                    f"loss is {total.item()} at epoch {epoch}, step {step} (terms {bad or 'sum'} non-finite): training "
+                    f"diverged. The run can be resumed from {self.out / RESUME} after lowering the learning rate"
+                )
+            self.optim.zero_grad(set_to_none=True)
+            total.backward()
+            self.optim.step()
+            self.model.after_step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v.item()
+            sums["total"] = sums.get("total", 0.0) + total.item()
+            steps += 1
+            bar.set_postfix(loss=f"{sums['total'] / steps:.4f}")
+        return {f"loss_{k}": v / steps for k, v in sums.items()}
+
+    # --- the whole run ---------------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        state = load_resume(self.out)
+        if state is None:
+            prof = Profiler(self.device)
+            with prof.phase("init"):
+                self.model.on_train_start(TrainContext(self.data, self.device, self.seed, 0, self.cfg.batch_size))
+            start, best_score, best_epoch, bad, log = 0, -math.inf, -1, 0, []
+            best_state = copy.deepcopy(self.model.state_dict())
+        else:
+            self.model.load_state_dict(state["model"])
+            self.optim.load_state_dict(state["optim"])
+            prof = Profiler(self.device, state["profile"])
+            start, best_score, best_epoch = state["epoch"] + 1, state["best_score"], state["best_epoch"]
+            bad, log, best_state = state["bad_epochs"], state["log"], state["best_state"]
+            print(f"resuming {self.out} after epoch {state['epoch']}")
+        key = self.cfg.early_stopping_metric
+        bar = tqdm(range(start, self.cfg.max_epochs), initial=start, total=self.cfg.max_epochs, desc="epochs",
+                   disable=None)
+        for epoch in bar:
+            if bad >= self.cfg.patience:
+                break
+            t0 = time.perf_counter()
+            with prof.phase("train"):
+                row = {"epoch": epoch, **self.train_epoch(epoch)}
+            t1 = time.perf_counter()
+            with prof.phase("valid"):
+                valid = self.evaluate("valid").metrics
+            prof.add_epoch(time.perf_counter() - t0)
+            row.update({f"valid_{k}": v for k, v in valid.items()})
+            row.update({"train_seconds": t1 - t0, "valid_seconds": time.perf_counter() - t1})
+            log.append(row)
+            if valid[key] > best_score:
+                best_score, best_epoch, bad = valid[key], epoch, 0
+                best_state = copy.deepcopy(self.model.state_dict())
+            else:
+                bad += 1
+            bar.set_postfix(loss=f"{row['loss_total']:.4f}", **{key: f"{valid[key]:.4f}"}, best=f"{best_score:.4f}")
+            save_torch({"epoch": epoch, "model": self.model.state_dict(), "optim": self.optim.state_dict(),
+                        "best_state": best_state, "best_score": best_score, "best_epoch": best_epoch,
+                        "bad_epochs": bad, "log": log, "profile": prof.state}, self.out / RESUME)
+        epochs_run = len(log)
+        self.model.load_state_dict(best_state)
+        with prof.phase("test"):
+            test = self.evaluate("test")
+        best_row = next((r for r in log if r["epoch"] == best_epoch), {})
+        metrics = {
+            "status": "ok", "model": self.meta["model"], "dataset": self.meta["dataset"], "seed": self.seed,
+            "test": test.metrics,
+            "valid_best": {k: best_row.get(f"valid_{k}") for k in METRIC_KEYS},
+            "best_epoch": best_epoch, "epochs": epochs_run, "stopped_early": epochs_run < self.cfg.max_epochs,
+            "early_stopping_metric": key,
+        }
+        save_model(self.out / "model.pt", self.model.official_state_dict(), {**self.meta, "best_epoch": best_epoch})
+        write_outputs(self.out, {
+            "per_user_test.csv": test.per_user().to_csv(index=False),
+            "train_log.csv": pd.DataFrame(log).to_csv(index=False),
+            "profile.json": prof.summary(epochs_run),
+            "config.json": {**self.meta, "train": dataclasses.asdict(self.cfg)},
+            "metrics.json": metrics,
+        })
+        (self.out / RESUME).unlink(missing_ok=True)
+        return metrics
