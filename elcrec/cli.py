@@ -108,7 +108,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from elcrec.data import load_dataset
     from elcrec.data.fetch import read_status
-    from elcrec.models.registry import build_model
+    from elcrec.data.fetch import sequence_path as dataset_path
+    from elcrec.models.registry import build_model, resolve_config
     from elcrec.runs import prepare_run_dir
     from elcrec.train import TrainConfig, Trainer, seed_everything
 
@@ -117,23 +118,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_sets = {k: v for k, v in sets.items() if k in train_keys}
     model_sets = {k: v for k, v in sets.items() if k not in train_keys}
     tcfg = TrainConfig()
-    for key, value in train_sets.items():
-        setattr(tcfg, key, type(getattr(tcfg, key))(value))
-    if args.max_epochs is not None:
-        tcfg.max_epochs = args.max_epochs
     if args.threads:
         torch.set_num_threads(args.threads)
+    resolve_config(args.model, args.dataset, model_sets)  # unknown/unimplemented model or bad setting: fail first
     out = Path(args.out or f"results/runs/{args.dataset}/{args.model}/seed{args.seed}")
     prepare_run_dir(out, args.overwrite)
     seed_everything(args.seed)
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
     model, mcfg = build_model(args.model, args.dataset, data.item_size, model_sets)
     data.max_len = mcfg.max_len
+    for key, value in {**model.train_overrides, **train_sets}.items():  # the user's --set wins
+        setattr(tcfg, key, type(getattr(tcfg, key))(value))
+    if args.max_epochs is not None:
+        tcfg.max_epochs = args.max_epochs
     status = read_status(args.dataset, args.data_dir) or {}
     meta = {"model": args.model, "dataset": args.dataset, "seed": args.seed, "item_size": data.item_size,
             "heads": mcfg.heads, "model_config": dataclasses.asdict(mcfg), "data_sha256": status.get("sha256"),
             "overrides": sets}
-    metrics = Trainer(model, data, tcfg, out, _device(args.device), args.seed, meta).fit()
+    meta["train_overrides"] = dict(model.train_overrides)
+    dataset_dir = dataset_path(args.dataset, args.data_dir).parent
+    metrics = Trainer(model, data, tcfg, out, _device(args.device), args.seed, meta, dataset_dir).fit()
     print(json.dumps({"out": str(out), "best_epoch": metrics["best_epoch"], **metrics["test"]}))
     return 0
 

@@ -62,15 +62,18 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 class Trainer:
     def __init__(self, model: RecModel, data: SequenceData, cfg: TrainConfig, out: Path, device: torch.device,
-                 seed: int, meta: dict[str, Any]) -> None:
+                 seed: int, meta: dict[str, Any], dataset_dir: Path | None = None) -> None:
         self.model, self.data, self.cfg, self.out = model.to(device), data, cfg, out
-        self.device, self.seed, self.meta = device, seed, meta
+        self.device, self.seed, self.meta, self.dataset_dir = device, seed, meta, dataset_dir
         self.optim = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2),
                                       weight_decay=cfg.weight_decay)
         self.builder = EpochBuilder(data, cfg.batch_size, model.needs_negatives, model.augment)
         self.valid_split, self.test_split = data.eval_split("valid"), data.eval_split("test")
         if cfg.early_stopping_metric not in METRIC_KEYS:
             raise HarnessError(f"early_stopping_metric must be one of {METRIC_KEYS}")
+
+    def context(self, epoch: int) -> TrainContext:
+        return TrainContext(self.data, self.device, self.seed, epoch, self.cfg.batch_size, self.dataset_dir)
 
     # --- evaluation ------------------------------------------------------------------------------------
     def evaluate(self, which: str):  # noqa: ANN201
@@ -85,7 +88,7 @@ class Trainer:
     def train_epoch(self, epoch: int) -> dict[str, float]:
         torch.manual_seed(epoch_seed(self.seed, epoch))  # dropout of this epoch
         self.model.train()
-        ctx = TrainContext(self.data, self.device, self.seed, epoch, self.cfg.batch_size)
+        ctx = self.context(epoch)
         self.model.on_epoch_start(ctx)
         sums: dict[str, float] = {}
         steps = 0
@@ -117,7 +120,7 @@ class Trainer:
         if state is None:
             prof = Profiler(self.device)
             with prof.phase("init"):
-                self.model.on_train_start(TrainContext(self.data, self.device, self.seed, 0, self.cfg.batch_size))
+                self.model.on_train_start(self.context(0))
             start, best_score, best_epoch, bad, log = 0, -math.inf, -1, 0, []
             best_state = copy.deepcopy(self.model.state_dict())
         else:

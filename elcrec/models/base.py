@@ -7,6 +7,7 @@ plus whatever it adds, and it declares:
   them (and every term is logged on its own);
 * ``score(input_ids) -> (B, item_size)``: full-ranking scores for the evaluator;
 * what its batches need: ``needs_negatives`` and ``augment`` (an :class:`AugmentConfig` or None);
+* ``train_overrides``: protocol settings of its original code that differ from the shared defaults;
 * optional hooks: ``on_train_start(ctx)`` (ELCRec's k-means initialisation), ``on_epoch_start(ctx)``
   (ICLRec's per-epoch k-means), ``after_step()``.
 
@@ -16,6 +17,7 @@ layout, so checkpoints move both ways between this harness and the original code
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -52,6 +54,7 @@ class TrainContext:
     seed: int
     epoch: int = 0
     batch_size: int = 256
+    dataset_dir: Path | None = None  # data/NAME/: item2attributes.json for S3-Rec lives here
 
 
 class RecModel(nn.Module):
@@ -59,6 +62,9 @@ class RecModel(nn.Module):
     needs_negatives: ClassVar[bool] = True
     augment: AugmentConfig | None = None
     loss_weights: dict[str, float]
+    # Training-protocol defaults of the original code where they differ from ELCRec's (e.g. S3-Rec's patience
+    # 10); applied by the CLI unless the user sets the key. Keys are fields of elcrec.train.TrainConfig.
+    train_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, item_size: int, cfg: EncoderConfig, causal: bool = True) -> None:
         super().__init__()

@@ -8,9 +8,10 @@ so loudly instead of silently leaving a model out.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -24,37 +25,56 @@ class ModelEntry:
     name: str
     source: str
     description: str
-    loader: Callable[[], tuple[type, type]] | None = None  # -> (model class, config dataclass)
+    impl: str | None = None  # "module:ModelClass:ConfigClass"
     settings: str | None = None  # config/models/<settings>.yaml
     overrides: dict[str, Any] = field(default_factory=dict)  # fixed settings of a variant
 
+    def load(self) -> tuple[type, type] | None:
+        """(model class, config dataclass), or None while the module does not exist yet."""
+        if self.impl is None:
+            return None
+        module_name, model_name, cfg_name = self.impl.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        return getattr(module, model_name), getattr(module, cfg_name)
+
     @property
     def status(self) -> str:
-        return "implemented" if self.loader is not None else "not implemented"
+        return "implemented" if self.load() is not None else "not implemented"
 
 
-def _elcrec() -> tuple[type, type]:
-    from elcrec.models.elcrec import ELCRec, ELCRecConfig
-
-    return ELCRec, ELCRecConfig
-
-
+ELCREC = "elcrec.models.elcrec:ELCRec:ELCRecConfig"
 ELCREC_SRC = "yueliu1999/ELCRec @ad6e1c8"
 _ENTRIES = [
     ModelEntry("elcrec", ELCREC_SRC, "ELCRec: BCE + seq-CL with intent fusion + intent-CL + ELCM cluster loss",
-               _elcrec, "elcrec"),
+               ELCREC, "elcrec"),
     ModelEntry("elcrec-b", ELCREC_SRC, "ablation B: SASRec BCE + seq-CL without fusion (no centres)",
-               _elcrec, "elcrec", {"use_icl": False, "use_elcm": False}),
+               ELCREC, "elcrec", {"use_icl": False, "use_elcm": False}),
     ModelEntry("elcrec-b-icl", ELCREC_SRC, "ablation B+ICL: B + intent fusion + intent-CL, no cluster loss",
-               _elcrec, "elcrec", {"use_elcm": False}),
+               ELCREC, "elcrec", {"use_elcm": False}),
     ModelEntry("elcrec-b-elcm", ELCREC_SRC, "ablation B+ELCM: B + the ELCM cluster loss, no fusion/intent-CL",
-               _elcrec, "elcrec", {"use_icl": False}),
-    ModelEntry("iclrec", "salesforce/ICLRec @2890e6c", "ICLRec: per-epoch k-means intents, seq-CL + intent-CL"),
-    ModelEntry("s3rec", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec: AAP/MIP/MAP/SP pre-training + fine-tuning"),
-    ModelEntry("sasrec", "kang205/SASRec (S3-Rec/ICLRec PyTorch backbone)", "SASRec: causal Transformer, BCE"),
-    ModelEntry("cl4srec", "HKUDS/SSLRec cl4srec", "CL4SRec: CE over all items + InfoNCE of two augmentations"),
-    ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking"),
-    ModelEntry("coserec", "YChen1993/CoSeRec @692cb41", "CoSeRec: informed insert/substitute augmentations"),
+               ELCREC, "elcrec", {"use_icl": False}),
+    ModelEntry("iclrec", "salesforce/ICLRec @2890e6c", "ICLRec: per-epoch k-means intents, seq-CL + intent-CL",
+               "baselines.iclrec:ICLRec:ICLRecConfig", "iclrec"),
+    ModelEntry("sasrec", "kang205/SASRec (S3-Rec/ICLRec PyTorch backbone)", "SASRec: causal Transformer, BCE",
+               "baselines.sasrec:SASRec:SASRecConfig", "sasrec"),
+    ModelEntry("cl4srec", "HKUDS/SSLRec cl4srec", "CL4SRec: CE over all items + InfoNCE of two augmentations",
+               "baselines.cl4srec:CL4SRec:CL4SRecConfig", "cl4srec"),
+    ModelEntry("cl4srec-iclrec", "salesforce/ICLRec @2890e6c (InstanceCL)",
+               "CL4SRec as in the ICLRec codebase: BCE + NCE of crop/mask/reorder views",
+               "baselines.cl4srec:CL4SRec:CL4SRecConfig", "cl4srec", {"variant": "iclrec"}),
+    ModelEntry("s3rec", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec: AAP/MIP/MAP/SP pre-training + fine-tuning",
+               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec"),
+    ModelEntry("s3rec-noattr", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec without item attributes (MIP + SP only)",
+               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", {"use_attributes": False}),
+    ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking",
+               "baselines.bert4rec:BERT4Rec:BERT4RecConfig", "bert4rec"),
+    ModelEntry("coserec", "YChen1993/CoSeRec @692cb41", "CoSeRec: informed insert/substitute augmentations",
+               "baselines.coserec:CoSeRec:CoSeRecConfig", "coserec"),
 ]
 MODELS: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
 
@@ -67,7 +87,7 @@ def get_entry(name: str) -> ModelEntry:
 
 
 def dataset_settings(entry: ModelEntry, dataset: str) -> dict[str, Any]:
-    if entry.settings is None:
+    if entry.settings is None or not (CONFIG_DIR / f"{entry.settings}.yaml").is_file():
         return {}
     raw = yaml.safe_load((CONFIG_DIR / f"{entry.settings}.yaml").read_text()) or {}
     return {**(raw.get("defaults") or {}), **((raw.get("datasets") or {}).get(dataset) or {})}
@@ -91,10 +111,11 @@ def _coerce(value: Any, like: Any, key: str) -> Any:
 def resolve_config(name: str, dataset: str, overrides: dict[str, Any] | None = None) -> tuple[type, Any]:
     """(model class, config) for a model on a dataset: dataclass defaults <- YAML <- variant <- overrides."""
     entry = get_entry(name)
-    if entry.loader is None:
+    loaded = entry.load()
+    if loaded is None:
         raise ConfigError(f"model {name!r} ({entry.source}) is not implemented yet; implemented models: "
-                          + ", ".join(n for n, e in MODELS.items() if e.loader is not None))
-    model_cls, cfg_cls = entry.loader()
+                          + ", ".join(n for n, e in MODELS.items() if e.status == "implemented"))
+    model_cls, cfg_cls = loaded
     defaults = cfg_cls()
     known = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(cfg_cls)}
     values: dict[str, Any] = {}
