@@ -17,9 +17,12 @@ include: "rules/common.smk"
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    model="|".join(MODELS),
+    seed=r"\d+",
 
 
 include: "rules/data.smk"
+include: "rules/train.smk"
 
 
 rule all:
@@ -27,3 +30,4 @@ rule all:
     input:
         stats_files(),
         multiext("paper_tables/datasets", ".md", ".csv", ".tex"),
+        run_files(),

@@ -110,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from elcrec.data.fetch import read_status
     from elcrec.data.fetch import sequence_path as dataset_path
     from elcrec.models.registry import build_model, resolve_config
-    from elcrec.runs import prepare_run_dir
+    from elcrec.runs import prepare_run_dir, write_not_run
     from elcrec.train import TrainConfig, Trainer, seed_everything
 
     sets = _parse_sets(args.set or [])
@@ -123,6 +123,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     resolve_config(args.model, args.dataset, model_sets)  # unknown/unimplemented model or bad setting: fail first
     out = Path(args.out or f"results/runs/{args.dataset}/{args.model}/seed{args.seed}")
     prepare_run_dir(out, args.overwrite)
+    if args.allow_unavailable and (read_status(args.dataset, args.data_dir) or {}).get("status") == "unavailable":
+        write_not_run(out, args.model, args.dataset, args.seed, "dataset unavailable")
+        print(f"{args.dataset} is unavailable: wrote a 'not run' record to {out / 'metrics.json'}")
+        return 0
     seed_everything(args.seed)
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
     model, mcfg = build_model(args.model, args.dataset, data.item_size, model_sets)
@@ -201,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--overwrite", action="store_true", help="train again over a finished run")
+    p.add_argument("--allow-unavailable", action="store_true",
+                   help="if the dataset was recorded as unavailable, write a 'not run' metrics.json and exit 0")
     _data_args(p)
     p.set_defaults(func=cmd_train)
 

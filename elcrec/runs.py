@@ -27,12 +27,21 @@ RESUME = "resume.pt"
 
 
 def prepare_run_dir(out: Path, overwrite: bool) -> None:
-    if (out / "metrics.json").exists():
-        if not overwrite:
-            raise HarnessError(f"{out} holds a finished run (metrics.json); pass --overwrite to train it again")
+    """Refuse to touch a finished run unless asked; ``overwrite`` also discards a half-finished one."""
+    finished = (out / "metrics.json").exists() and not read_json(out / "metrics.json")["status"].startswith("not run")
+    if finished and not overwrite:
+        raise HarnessError(f"{out} holds a finished run (metrics.json); pass --overwrite to train it again")
+    if overwrite:
         for name in (*FINAL_FILES, RESUME):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def write_not_run(out: Path, model: str, dataset: str, seed: int, reason: str) -> None:
+    """A run that could not happen (dataset unavailable) says so in metrics.json instead of failing the workflow."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", {"status": f"not run: {reason}", "model": model, "dataset": dataset,
+                                      "seed": seed, "test": None, "valid_best": None})
 
 
 def save_torch(obj: Any, path: Path) -> None:

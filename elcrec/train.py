@@ -65,7 +65,8 @@ class Trainer:
                  seed: int, meta: dict[str, Any], dataset_dir: Path | None = None) -> None:
         self.model, self.data, self.cfg, self.out = model.to(device), data, cfg, out
         self.device, self.seed, self.meta, self.dataset_dir = device, seed, meta, dataset_dir
-        self.optim = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2),
+        # fused: one kernel for the whole update (same Adam arithmetic as the default for-loop version)
+        self.optim = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), fused=True,
                                       weight_decay=cfg.weight_decay)
         self.builder = EpochBuilder(data, cfg.batch_size, model.needs_negatives, model.augment)
         self.valid_split, self.test_split = data.eval_split("valid"), data.eval_split("test")
@@ -124,6 +125,11 @@ class Trainer:
             start, best_score, best_epoch, bad, log = 0, -math.inf, -1, 0, []
             best_state = copy.deepcopy(self.model.state_dict())
         else:
+            if state.get("meta") != self.meta or state.get("train") != dataclasses.asdict(self.cfg):
+                raise HarnessError(
+                    f"{self.out / RESUME} belongs to a run with other settings (model, data or protocol); delete it "
+                    "or train with --overwrite to start this run from scratch"
+                )
             self.model.load_state_dict(state["model"])
             self.optim.load_state_dict(state["optim"])
             prof = Profiler(self.device, state["profile"])
@@ -154,7 +160,8 @@ class Trainer:
             bar.set_postfix(loss=f"{row['loss_total']:.4f}", **{key: f"{valid[key]:.4f}"}, best=f"{best_score:.4f}")
             save_torch({"epoch": epoch, "model": self.model.state_dict(), "optim": self.optim.state_dict(),
                         "best_state": best_state, "best_score": best_score, "best_epoch": best_epoch,
-                        "bad_epochs": bad, "log": log, "profile": prof.state}, self.out / RESUME)
+                        "bad_epochs": bad, "log": log, "profile": prof.state, "meta": self.meta,
+                        "train": dataclasses.asdict(self.cfg)}, self.out / RESUME)
         epochs_run = len(log)
         self.model.load_state_dict(best_state)
         with prof.phase("test"):

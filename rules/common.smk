@@ -5,6 +5,7 @@ import yaml
 from snakemake.utils import update_config, validate
 
 from elcrec.data.registry import DATASETS
+from elcrec.models.registry import MODELS
 
 
 def _resolve_config():
@@ -30,3 +31,41 @@ def mirror_arg():
 
 def stats_files():
     return expand("results/data/{dataset}/stats.json", dataset=config["datasets"])
+
+
+def run_files():
+    return expand(
+        "results/runs/{dataset}/{model}/seed{seed}/metrics.json",
+        dataset=config["datasets"],
+        model=config["models"],
+        seed=config["seeds"],
+    )
+
+
+def _protocol_defaults():
+    with open(os.path.join(workflow.basedir, "config", "schema.yaml")) as fh:
+        schema = yaml.safe_load(fh)
+    return {
+        section: {k: v.get("default") for k, v in schema["properties"][section]["properties"].items()}
+        for section in ("protocol", "evaluation")
+    }
+
+
+def train_options(wildcards):
+    """CLI options of one training run.
+
+    Protocol values are passed only where the configuration changes them from the shared defaults, so that a
+    model keeps its original code's own protocol (S3-Rec's patience 10, BERT4Rec's epochs) unless asked.
+    """
+    defaults = _protocol_defaults()
+    options = []
+    for section in ("protocol", "evaluation"):
+        for key, value in config[section].items():
+            if key == "max_len" or value == defaults[section].get(key):
+                continue
+            options.append(f"--max-epochs {value}" if key == "max_epochs" else f"--set {key}={value}")
+    settings = config["model_settings"].get(wildcards.model, {})
+    options += [f"--set {key}={value}" for key, value in settings.items()]
+    if config["device"] != "auto":
+        options.append(f"--device {config['device']}")
+    return " ".join(options)

@@ -135,12 +135,16 @@ class ELCRec(RecModel):
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         enc = self.encoder
-        seq_out = enc(batch.input_ids)
-        terms = {"rec": bce_next_item(seq_out, batch.target_pos, batch.target_neg, enc.item_embeddings.weight)}
         assert batch.views is not None
-        views = torch.cat(batch.views, 0)
         b = batch.input_ids.shape[0]
-        flat = self._fuse(enc(views))
+        # The original's five encoder passes per step (the sequences, the two views for seq-CL, the same two
+        # views again for intent-CL), each with its own dropout, computed in one batched call: every row is
+        # encoded independently, so this is the same arithmetic with fewer, larger kernels.
+        passes = [batch.input_ids, *batch.views] + (list(batch.views) if self.cfg.use_icl else [])
+        out = enc(torch.cat(passes, 0))
+        seq_out, views_out, views_again = out[:b], out[b : 3 * b], out[3 * b :]
+        terms = {"rec": bce_next_item(seq_out, batch.target_pos, batch.target_neg, enc.item_embeddings.weight)}
+        flat = self._fuse(views_out)
         terms["seq_cl"] = nce_loss(flat[:b], flat[b:], self.cfg.temperature)
         if self.cluster_centers is not None:
             with torch.no_grad():  # the original's in-place renormalisation of the parameter
@@ -151,6 +155,6 @@ class ELCRec(RecModel):
                 terms["cluster"] = cluster
             if self.cfg.use_icl:
                 intents = self.cluster_centers[d_hc.detach().argmin(-1)]
-                pooled = enc(views).mean(1)  # a third encoder pass of the views, as the original
+                pooled = views_again.mean(1)  # the second encoding of the views (fresh dropout), as the original
                 terms["intent_cl"] = intent_nce_loss(pooled[:b], pooled[b:], intents, self.cfg.temperature)
         return terms

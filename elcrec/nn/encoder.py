@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from elcrec.nn.dropout import Dropout, dropout
+
 MASK_VALUE = -10000.0
 LN_EPS = 1e-12
 
@@ -48,7 +50,7 @@ class SelfAttention(nn.Module):
         self.attn_dropout = attn_dropout
         self.dense = nn.Linear(hidden, hidden)
         self.LayerNorm = LayerNorm(hidden)
-        self.out_dropout = nn.Dropout(hidden_dropout)
+        self.out_dropout = Dropout(hidden_dropout)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, length, h = x.shape
@@ -61,9 +63,11 @@ class SelfAttention(nn.Module):
             additive_mask = additive_mask[..., -1:, :]
         q, k, v = self._split(self.query(q_in)), self._split(self.key(x)), self._split(self.value(x))
         # softmax(q k^T / sqrt(d) + mask) with dropout on the probabilities: the original's arithmetic.
-        ctx = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=additive_mask, dropout_p=self.attn_dropout if self.training else 0.0
-        )
+        if self.training and self.attn_dropout > 0:
+            scores = (q @ k.transpose(-1, -2)) * (q.shape[-1] ** -0.5) + additive_mask
+            ctx = dropout(torch.softmax(scores, -1), self.attn_dropout, True) @ v
+        else:  # fused kernel when there is no dropout (evaluation)
+            ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask)
         ctx = ctx.transpose(1, 2).reshape(q_in.shape)
         return self.LayerNorm(self.out_dropout(self.dense(ctx)) + q_in)
 
@@ -74,7 +78,7 @@ class Intermediate(nn.Module):
         self.dense_1 = nn.Linear(hidden, hidden * 4)
         self.dense_2 = nn.Linear(hidden * 4, hidden)
         self.LayerNorm = LayerNorm(hidden)
-        self.dropout = nn.Dropout(hidden_dropout)
+        self.dropout = Dropout(hidden_dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.LayerNorm(self.dropout(self.dense_2(F.gelu(self.dense_1(x)))) + x)
@@ -122,7 +126,7 @@ class SASRecEncoder(nn.Module):
         self.item_embeddings = nn.Embedding(item_size, hidden, padding_idx=0)
         self.position_embeddings = nn.Embedding(max_len, hidden)
         self.LayerNorm = LayerNorm(hidden)
-        self.dropout = nn.Dropout(hidden_dropout)
+        self.dropout = Dropout(hidden_dropout)
         self.item_encoder = Stack(
             layers, hidden=hidden, heads=heads, attn_dropout=attn_dropout, hidden_dropout=hidden_dropout
         )
