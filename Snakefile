@@ -17,7 +17,7 @@ include: "rules/common.smk"
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    model="|".join(MODELS),
+    model=r"[a-z0-9-]+(~[a-z_]+=[0-9.e+-]+)*",
     seed=r"\d+",
 
 

@@ -113,14 +113,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from elcrec.runs import prepare_run_dir, write_not_run
     from elcrec.train import TrainConfig, Trainer, seed_everything
 
-    sets = _parse_sets(args.set or [])
+    # A run name may carry settings: elcrec~alpha=0.1~k=64 (the workflow's sensitivity runs).
+    base_model, *named = args.model.split("~")
+    sets = {**_parse_sets(named), **_parse_sets(args.set or [])}
     train_keys = {f.name: f for f in dataclasses.fields(TrainConfig)}
     train_sets = {k: v for k, v in sets.items() if k in train_keys}
     model_sets = {k: v for k, v in sets.items() if k not in train_keys}
     tcfg = TrainConfig()
     if args.threads:
         torch.set_num_threads(args.threads)
-    resolve_config(args.model, args.dataset, model_sets)  # unknown/unimplemented model or bad setting: fail first
+    resolve_config(base_model, args.dataset, model_sets)  # unknown/unimplemented model or bad setting: fail first
     out = Path(args.out or f"results/runs/{args.dataset}/{args.model}/seed{args.seed}")
     prepare_run_dir(out, args.overwrite)
     if args.allow_unavailable and (read_status(args.dataset, args.data_dir) or {}).get("status") == "unavailable":
@@ -129,10 +131,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     seed_everything(args.seed)
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
-    model, mcfg = build_model(args.model, args.dataset, data.item_size, model_sets)
+    model, mcfg = build_model(base_model, args.dataset, data.item_size, model_sets)
     data.max_len = mcfg.max_len
     for key, value in {**model.train_overrides, **train_sets}.items():  # the user's --set wins
-        setattr(tcfg, key, type(getattr(tcfg, key))(value))
+        setattr(tcfg, key, _coerce_train(key, value, getattr(tcfg, key)))
     if args.max_epochs is not None:
         tcfg.max_epochs = args.max_epochs
     status = read_status(args.dataset, args.data_dir) or {}
@@ -143,6 +145,45 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset_dir = dataset_path(args.dataset, args.data_dir).parent
     metrics = Trainer(model, data, tcfg, out, _device(args.device), args.seed, meta, dataset_dir).fit()
     print(json.dumps({"out": str(out), "best_epoch": metrics["best_epoch"], **metrics["test"]}))
+    return 0
+
+
+def _coerce_train(key: str, value: object, like: object) -> object:
+    if isinstance(like, tuple):
+        text = str(value).strip("[]() ")
+        return tuple(int(v) for v in text.replace(",", " ").split()) if text else ()
+    if isinstance(value, str) and not isinstance(like, str):
+        try:
+            return type(like)(value)
+        except ValueError:
+            raise HarnessError(f"{key} expects a {type(like).__name__}, not {value!r}") from None
+    return value
+
+
+def cmd_intents(args: argparse.Namespace) -> int:
+    """Per-user intent of a trained ELCRec run (test input, eval mode), with the user's history length."""
+    import pandas as pd
+    import torch
+
+    from elcrec.checkpoint import load_state_dict
+    from elcrec.data import load_dataset
+    from elcrec.fileio import write_text
+    from elcrec.models.registry import build_model
+
+    state, meta = load_state_dict(args.checkpoint)
+    if "model" not in meta:
+        meta = {"model": "elcrec", "dataset": args.dataset, "model_config": {}}
+        layers = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("item_encoder.layer."))
+        meta["model_config"] = {"layers": layers, "k": int(state["cluster_centers"].shape[0])}
+    data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
+    sets = {k: v for k, v in meta["model_config"].items()}
+    model, _ = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, sets)
+    model.load_official_state_dict(state)
+    model.to(_device(args.device))
+    _, ids = model.assign_intents(data.eval_split("test").inputs)
+    frame = pd.DataFrame({"user": range(data.num_users), "history_len": data.lengths - 1, "intent": ids.numpy()})
+    write_text(args.out, frame.to_csv(index=False))
+    print(f"wrote {args.out}: {data.num_users} users, {frame.intent.nunique()} intents in use")
     return 0
 
 
@@ -209,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="if the dataset was recorded as unavailable, write a 'not run' metrics.json and exit 0")
     _data_args(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("intents", help="per-user intents of a trained ELCRec checkpoint (for the case-study figure)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", required=True, help="CSV: user, history_len, intent")
+    p.add_argument("--device", default="auto")
+    _data_args(p)
+    p.set_defaults(func=cmd_intents)
 
     p = sub.add_parser("models", help="list the models with their origin and implementation status")
     p.set_defaults(func=cmd_models)

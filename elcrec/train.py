@@ -27,6 +27,7 @@ from tqdm import tqdm
 from elcrec.data.batches import EpochBuilder
 from elcrec.data.sequences import SequenceData
 from elcrec.errors import HarnessError
+from elcrec.fileio import atomic_path
 from elcrec.evaluate import METRIC_KEYS, rank_targets
 from elcrec.models.base import RecModel, TrainContext
 from elcrec.profiling import Profiler
@@ -46,6 +47,10 @@ class TrainConfig:
     eval_batch_size: int = 512
     history: str = "zero"
     ties: str = "pessimistic"
+    # Epochs before which models with a ``snapshot`` method (ELCRec) save embeddings, intents and centres for the
+    # t-SNE figure (paper Figure 6: 0, 50, 100, 150, 200 and the final model); -1 disables.
+    snapshot_epochs: tuple[int, ...] = (0, 50, 100, 150, 200)
+    snapshot_users: int = 2000
 
 
 def seed_everything(seed: int) -> None:
@@ -75,6 +80,18 @@ class Trainer:
 
     def context(self, epoch: int) -> TrainContext:
         return TrainContext(self.data, self.device, self.seed, epoch, self.cfg.batch_size, self.dataset_dir)
+
+    def save_snapshot(self, name: str) -> None:
+        snapshot = getattr(self.model, "snapshot", None)
+        if snapshot is None or getattr(self.model, "cluster_centers", None) is None:
+            return
+        rng = np.random.default_rng([self.seed, 99])  # the same users in every snapshot of a run
+        n = min(self.cfg.snapshot_users, self.data.num_users)
+        users = np.sort(rng.choice(self.data.num_users, n, replace=False))
+        arrays = snapshot(self.context(0), users)
+        with atomic_path(self.out / "snapshots" / f"{name}.npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
 
     # --- evaluation ------------------------------------------------------------------------------------
     def evaluate(self, which: str):  # noqa: ANN201
@@ -142,6 +159,8 @@ class Trainer:
         for epoch in bar:
             if bad >= self.cfg.patience:
                 break
+            if epoch in self.cfg.snapshot_epochs:
+                self.save_snapshot(f"epoch{epoch:03d}")
             t0 = time.perf_counter()
             with prof.phase("train"):
                 row = {"epoch": epoch, **self.train_epoch(epoch)}
@@ -166,6 +185,8 @@ class Trainer:
         self.model.load_state_dict(best_state)
         with prof.phase("test"):
             test = self.evaluate("test")
+        if self.cfg.snapshot_epochs:
+            self.save_snapshot("final")
         best_row = next((r for r in log if r["epoch"] == best_epoch), {})
         metrics = {
             "status": "ok", "model": self.meta["model"], "dataset": self.meta["dataset"], "seed": self.seed,

@@ -51,6 +51,18 @@ def _protocol_defaults():
     }
 
 
+def sensitivity_files():
+    """Runs elcrec~alpha=V and elcrec~k=V (the dataset's own value is the plain elcrec run)."""
+    sens = config["sensitivity"]
+    models = [f"elcrec~alpha={v:g}" for v in sens["alpha"]] + [f"elcrec~k={v}" for v in sens["k"]]
+    return expand(
+        "results/runs/{dataset}/{model}/seed{seed}/metrics.json",
+        dataset=[d for d in sens["datasets"] if d in config["datasets"]],
+        model=models,
+        seed=sens["seeds"],
+    )
+
+
 def train_options(wildcards):
     """CLI options of one training run.
 

@@ -109,6 +109,27 @@ class ELCRec(RecModel):
             init = torch.randn(self.cfg.k, self.cfg.hidden, generator=generator)
             self.cluster_centers.data = F.normalize(init, dim=1).to(ctx.device)
 
+    @torch.no_grad()
+    def assign_intents(self, input_ids: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eval-mode mean-pooled embeddings and the nearest (normalised) centre of each sequence, as ELCM assigns."""
+        if self.cluster_centers is None:
+            raise ValueError(f"{self.name} variant without centres has no intents")
+        was_training = self.training
+        self.eval()
+        device = self.cluster_centers.device
+        pooled = torch.cat([self.encoder(input_ids[i : i + batch_size].to(device)).mean(1)
+                            for i in range(0, len(input_ids), batch_size)])
+        self.train(was_training)
+        centres = F.normalize(self.cluster_centers, dim=1)
+        ids = squared_distance(F.normalize(pooled, dim=1), centres).argmin(-1)
+        return pooled.cpu(), ids.cpu()
+
+    def snapshot(self, ctx: TrainContext, users: np.ndarray) -> dict[str, np.ndarray]:
+        """What the t-SNE figure needs: sampled users' embeddings, their intents, and the centres."""
+        pooled, ids = self.assign_intents(ctx.data.train_inputs[torch.from_numpy(users)])
+        return {"users": users, "embeddings": pooled.numpy(), "assign": ids.numpy(),
+                "centres": self.cluster_centers.detach().cpu().numpy()}
+
     # --- losses ----------------------------------------------------------------------------------------
     def _fuse(self, views_out: torch.Tensor) -> torch.Tensor:
         """Fuse each position (or each sequence) with its nearest centre, then flatten (seq-CL input)."""
