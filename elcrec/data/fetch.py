@@ -146,6 +146,22 @@ def _build(spec: DatasetSpec, folder: Path, mirror: Path | None) -> dict[str, An
             "built_sha256": sha256_file(out)}
 
 
+def _derive(spec: DatasetSpec, folder: Path, data_dir: Any, mirror: Any) -> dict[str, Any]:
+    """Build a derived dataset from its (prepared, verified) parent."""
+    assert spec.parent is not None
+    parent = prepare_dataset(spec.parent, data_dir, mirror)
+    assert parent is not None
+    out = folder / spec.filename
+    built = getattr(recipes, f"build_{spec.recipe}")(parent, out, **spec.params)
+    try:
+        _check_expected(spec, built, out)
+    except DataError:
+        out.unlink(missing_ok=True)
+        raise
+    return {"method": f"derived from {spec.parent} by recipes.build_{spec.recipe}({spec.params})",
+            "files": [{"file": parent.name, "source": str(parent), "sha256": sha256_file(parent)}]}
+
+
 def read_status(name: str, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
     import json
 
@@ -188,6 +204,8 @@ def prepare_dataset(
             assert spec.sequences is not None
             info: dict[str, Any] = {"method": "published file", "files": [
                 obtain(spec.sequences, folder / spec.filename, mirror_path)]}
+        elif spec.kind == "derived":
+            info = _derive(spec, folder, data_dir, mirror)
         else:
             info = _build(spec, folder, mirror_path)
     except UnavailableError as exc:

@@ -182,3 +182,19 @@ def build_mind(zip_paths: list[PathLike], out_path: PathLike) -> dict:
                         "the files are too small or not MIND behaviors")
     user_ids = np.arange(1, len(np.unique(user)) + 1)
     return _write_sequences(out_path, user_ids, user, item)
+
+
+def build_subsample(parent_path: PathLike, out_path: PathLike, every: int) -> dict:
+    """Every ``every``-th user of a sequence file (users 1, 1+every, ...), items renumbered 1..M by first appearance.
+
+    For quick presets and CI: a deterministic, much smaller dataset with the same format and split; its numbers are
+    not comparable with the full dataset's.
+    """
+    from elcrec.data.sequences import parse_sequence_file
+
+    items, offsets = parse_sequence_file(parent_path)
+    keep = np.arange(0, len(offsets) - 1, every)
+    lengths = (offsets[1:] - offsets[:-1])[keep]
+    rows = np.repeat(np.arange(len(keep)), lengths)
+    flat = np.concatenate([items[offsets[u] : offsets[u + 1]] for u in keep])
+    return _write_sequences(out_path, np.arange(1, len(keep) + 1), rows, flat)

@@ -32,13 +32,15 @@ class RemoteFile:
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    kind: str  # "published" or "recipe"
+    kind: str  # "published", "recipe" or "derived" (built from another registered dataset)
     description: str
     sequences: RemoteFile | None = None  # published file, or a mirror-only prebuilt copy for recipe datasets
     raw: tuple[RemoteFile, ...] = ()  # recipe inputs
     recipe: str | None = None  # name of the builder in elcrec.data.recipes
     attributes: RemoteFile | None = None  # S3-Rec item2attributes.json
     expected: dict[str, int] = field(default_factory=dict)  # users/items/interactions of the sequence file
+    parent: str | None = None  # derived datasets: the dataset they are built from
+    params: dict[str, int] = field(default_factory=dict)  # derived datasets: the builder's parameters
     licence: str = ""
 
     @property
@@ -103,6 +105,26 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             recipe="mind",
             licence="Microsoft Research License Terms (non-commercial research); accept them on msnews.github.io",
+        ),
+        DatasetSpec(
+            name="Beauty-sub10",
+            kind="derived",
+            description="every 10th user of Beauty, items renumbered (quick preset and CI; not comparable with Beauty)",
+            parent="Beauty",
+            recipe="subsample",
+            params={"every": 10},
+            expected={"users": 2237, "items": 7905, "interactions": 19566},
+            licence="as Beauty",
+        ),
+        DatasetSpec(
+            name="ml-1m-sub10",
+            kind="derived",
+            description="every 10th user of ml-1m, items renumbered (quick preset; not comparable with ml-1m)",
+            parent="ml-1m",
+            recipe="subsample",
+            params={"every": 10},
+            expected={"users": 604, "items": 3289, "interactions": 105682},
+            licence="as ml-1m",
         ),
     )
 }
