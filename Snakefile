@@ -9,6 +9,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+report: "rules/report/workflow.rst"
+
+
 configfile: os.path.join(workflow.basedir, "config/config.yaml")
 
 
@@ -23,6 +26,7 @@ wildcard_constraints:
 
 include: "rules/data.smk"
 include: "rules/train.smk"
+include: "rules/analysis.smk"
 
 
 rule all:
@@ -31,3 +35,4 @@ rule all:
         stats_files(),
         multiext("paper_tables/datasets", ".md", ".csv", ".tex"),
         run_files(),
+        rules.analysis.input,

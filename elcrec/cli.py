@@ -48,12 +48,32 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+PAPER_TABLES = ("table1_main", "table_efficiency", "table_ml1m", "table_mind", "table_ablation")
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     if args.table == "datasets":
         from elcrec.report.datasets_table import build_datasets_table
 
+        if not args.inputs or not args.out_prefix:
+            raise HarnessError("the datasets table needs --inputs STATS.json ... and --out-prefix")
         build_datasets_table(args.inputs, args.out_prefix)
         print(Path(args.out_prefix).with_suffix(".md").read_text())
+        return 0
+    from elcrec.report import paper_tables
+
+    builder = getattr(paper_tables, args.table)
+    kwargs = {"datasets": args.datasets} if args.datasets and args.table not in ("table_ml1m", "table_mind") else {}
+    builder(args.runs, args.out_dir, **kwargs)
+    print((Path(args.out_dir) / f"{args.table}.md").read_text())
+    return 0
+
+
+def cmd_reproduction(args: argparse.Namespace) -> int:
+    from elcrec.report.reproduction import build_reproduction
+
+    claims = build_reproduction(args.runs, args.out, stats_root=args.stats_root)
+    print(f"wrote {args.out} ({len(claims)} claims)")
     return 0
 
 
@@ -187,6 +207,23 @@ def cmd_intents(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    from elcrec.report.summary import write_summary
+
+    frame = write_summary(args.runs, args.out, args.cells)
+    print(f"wrote {args.out} ({len(frame)} rows) and {args.cells}")
+    return 0
+
+
+def cmd_significance(args: argparse.Namespace) -> int:
+    from elcrec.report.significance import write_significance
+
+    paths = write_significance(args.runs, args.out_dir, alternative=args.alternative, paired_seed=args.paired_seed,
+                               n_resamples=args.n_resamples)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from elcrec.models.registry import MODELS
 
@@ -216,11 +253,20 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("table", help="build a paper table from result files")
-    p.add_argument("table", choices=["datasets"])
-    p.add_argument("--inputs", nargs="+", required=True, help="stats JSON files")
-    p.add_argument("--out-prefix", required=True, help="writes PREFIX.md, PREFIX.csv and PREFIX.tex")
+    p = sub.add_parser("table", help="build a paper table (md, csv, tex) from result files")
+    p.add_argument("table", choices=["datasets", *PAPER_TABLES])
+    p.add_argument("--inputs", nargs="+", help="datasets table: the stats JSON files")
+    p.add_argument("--out-prefix", help="datasets table: writes PREFIX.md, PREFIX.csv and PREFIX.tex")
+    p.add_argument("--runs", default="results/runs", help="paper tables: the run directories' root")
+    p.add_argument("--out-dir", default="paper_tables", help="paper tables: where NAME.{md,csv,tex} go")
+    p.add_argument("--datasets", nargs="+", help="paper tables: datasets to show (default: the paper's four)")
     p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("reproduction", help="paper_tables/reproduction.md: every published number beside ours")
+    p.add_argument("--runs", default="results/runs")
+    p.add_argument("--stats-root", default="results/data", help="dataset statistics (results/data/NAME/stats.json)")
+    p.add_argument("--out", default="paper_tables/reproduction.md")
+    p.set_defaults(func=cmd_reproduction)
 
     p = sub.add_parser("evaluate", help="full-ranking HR/NDCG@5/10/20 of a checkpoint")
     p.add_argument("--checkpoint", required=True)
@@ -258,6 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     _data_args(p)
     p.set_defaults(func=cmd_intents)
+
+    p = sub.add_parser("summary", help="results/summary.csv: one tidy row per dataset x model x seed x metric")
+    p.add_argument("--runs", default="results/runs")
+    p.add_argument("--out", default="results/summary.csv")
+    p.add_argument("--cells", default="results/summary_cells.csv", help="mean, sd and n per dataset x model x metric")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("significance", help="significance tests over seeds and per user, with a readable report")
+    p.add_argument("--runs", default="results/runs")
+    p.add_argument("--out-dir", default="results/significance")
+    p.add_argument("--alternative", choices=["two-sided", "greater"], default="two-sided",
+                   help="ELCRec vs baselines/ablations (the paper's best-vs-runner-up test is always one-sided)")
+    p.add_argument("--paired-seed", type=int, default=1, help="seed whose per-user vectors are compared")
+    p.add_argument("--n-resamples", type=int, default=10_000, help="sign-flip permutation test resamples")
+    p.set_defaults(func=cmd_significance)
 
     p = sub.add_parser("models", help="list the models with their origin and implementation status")
     p.set_defaults(func=cmd_models)

@@ -63,6 +63,12 @@ def sensitivity_files():
     )
 
 
+def table_datasets():
+    """Datasets shown in Table 1, efficiency and ablation: the configured ones (ml-1m/MIND have their own tables)."""
+    shown = [d for d in config["datasets"] if d not in ("ml-1m", "MIND-small")]
+    return " ".join(shown or config["datasets"])
+
+
 def train_options(wildcards):
     """CLI options of one training run.
 

@@ -16,7 +16,7 @@ from elcrec.report.reference import paper_table
 from elcrec.report.tables import write_table
 
 
-def _printed_matches(printed: Any, ours: float) -> bool | None:
+def printed_matches(printed: Any, ours: float) -> bool | None:
     """Compare a printed value (``0.17M``, ``1,000,209``, ``99.95%``, ``8.3``) with ours at its precision."""
     if printed is None or (isinstance(printed, float) and math.isnan(printed)) or str(printed).strip() == "":
         return None
@@ -50,7 +50,7 @@ def build_datasets_table(stats_files: list[str | Path], prefix: str | Path) -> p
                        "avg_len": ref["avg_length_as_printed"], "sparsity_pct": ref["sparsity_as_printed"]}
             for key, value in printed.items():
                 row[f"paper_{key}"] = value if not (isinstance(value, float) and math.isnan(value)) else None
-                ok = _printed_matches(value, stats[key])
+                ok = printed_matches(value, stats[key])
                 if ok is False:
                     flags.append(f"{key}: paper prints {value}, the file gives {_fmt(key, stats[key])}")
             if isinstance(ref.get("note"), str) and ref["note"]:

@@ -1,4 +1,4 @@
-"""The paper's tables rebuilt from our runs: Table 1, Tables 2/11 (efficiency), 8 (ML-1M), 9 (MIND-small), 10 (ablation).
+"""The paper's tables rebuilt from our runs: Tables 1, 2/11 (efficiency), 8 (ML-1M), 9 (MIND-small), 10 (ablation).
 
 Every table is one entry function that reads the run directories under ``runs_root`` (``results/runs``:
 ``{dataset}/{model}/seed{seed}/metrics.json`` and ``profile.json``) and writes ``<out_dir>/<name>.{md,csv,tex}``
@@ -24,8 +24,8 @@ Conventions shared by all tables (and by ``elcrec.report.reproduction``):
   a note says when one of them would have beaten the best;
 * p-values: one-sided Welch t-test over seeds (``best > runner-up``), as the paper's "t-test between best and
   runner-up over three runs"; ``*`` marks p < 0.05, unadjusted like the paper; the CSV adds Holm-adjusted
-  p-values over the table's family of tests. With fewer than two seeds on either side (or no variance at all)
-  there is no p-value: the cell says ``n/a`` and a note says why.
+  p-values over each dataset's six metrics (the family of ``elcrec.report.significance``). With fewer than two
+  seeds on either side (or no variance at all) there is no p-value: the cell says ``n/a`` and a note says why.
 """
 from __future__ import annotations
 
@@ -40,7 +40,6 @@ import pandas as pd
 
 from elcrec.evaluate import METRIC_KEYS
 from elcrec.report.reference import REFERENCE_DIR
-from elcrec.fileio import write_text
 from elcrec.report.tables import write_table
 
 # --------------------------------------------------------------------------------------------------------------
@@ -304,18 +303,8 @@ def _out(out_dir: str | Path, name: str) -> Path:
     return Path(out_dir) / name
 
 
-_LATEX_UNICODE = {"±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "α": r"$\alpha$", "≥": r"$\geq$",
-                  "≤": r"$\leq$"}
-
-
 def _write(data: pd.DataFrame, prefix: Path, **kwargs: Any) -> list[Path]:
-    """:func:`write_table`, then the few non-ASCII symbols of these tables made LaTeX-safe in the .tex file."""
-    paths = write_table(data, prefix, **kwargs)
-    tex = paths[2].read_text(encoding="utf-8")
-    for char, latex in _LATEX_UNICODE.items():
-        tex = tex.replace(char, latex)
-    write_text(paths[2], tex)
-    return paths
+    return write_table(data, prefix, **kwargs)
 
 
 def _state_notes(cells: dict[tuple[str, str], Cell]) -> list[str]:
@@ -422,7 +411,11 @@ def table1_main(runs_root: str | Path, out_dir: str | Path = "paper_tables",
             row["p-value"] = fmt_p(r.p_value)
             display_rows.append(row)
     data = pd.DataFrame(records)
-    data["p_holm"] = holm(list(data["p_value"].astype(object).where(data["p_value"].notna(), None)))
+    # Holm over one dataset's metrics (all six), the family elcrec.report.significance uses for this test.
+    data["p_holm"] = None
+    for dataset in datasets:
+        mask = data["dataset"] == dataset
+        data.loc[mask, "p_holm"] = holm([None if pd.isna(p) else float(p) for p in data.loc[mask, "p_value"]])
     display = pd.DataFrame(display_rows)
     # The dataset name once per group, as the paper prints it.
     display["Dataset"] = [d if i % len(PAPER_METRICS) == 0 else "" for i, d in enumerate(display["Dataset"])]
@@ -434,7 +427,8 @@ def table1_main(runs_root: str | Path, out_dir: str | Path = "paper_tables",
         "**Bold**: best; <u>underlined</u>: runner-up, ranked among the paper's 13 columns only. Impro.: ELCRec "
         "against the best other model (↑ ELCRec ahead, ↓ behind), as the paper computes it. p-value: one-sided "
         "Welch t-test over seeds, best > runner-up; * p < 0.05 (unadjusted, like the paper; `p_holm` in the CSV "
-        "is Holm-adjusted over all cells of this table).",
+        "is Holm-adjusted over the six metrics of each dataset). significance/report.md ranks over all our models "
+        "instead, extra baselines included, so its best/runner-up can differ where an extra column leads.",
     ]
     if missing:
         notes.append(f"NOT IMPLEMENTED in this harness (columns kept, no numbers): {', '.join(missing)}. Best, "
@@ -484,7 +478,8 @@ def table_efficiency(runs_root: str | Path, out_dir: str | Path = "paper_tables"
     datasets = list(datasets)
     runs = load_runs(runs_root)
     paper = reference_raw("efficiency")
-    paper_val = {(r.dataset, r.model): (parse_number(r.time_s), parse_number(r.gpu_memory_mb)) for r in paper.itertuples()}
+    paper_val = {(r.dataset, r.model): (parse_number(r.time_s), parse_number(r.gpu_memory_mb))
+                 for r in paper.itertuples()}
     cells = {(d, label): cell(runs, d, h) for d in datasets for label, h in EFFICIENCY_MODELS}
     records, rows = [], []
     for dataset in datasets:
@@ -576,7 +571,7 @@ def table_efficiency(runs_root: str | Path, out_dir: str | Path = "paper_tables"
         notes.append(f"Our hardware ({'; '.join(devices)}) is not the paper's RTX 4090: absolute seconds differ.")
     notes += [f"`-`: {n}" for n in _state_notes(cells)]
     _write(data, _out(out_dir, "table_efficiency"), display=pd.DataFrame(rows), notes=notes,
-                label="tab:efficiency", caption="Tables 2 and 11: training time and peak memory, ours beside the paper's")
+           label="tab:efficiency", caption="Tables 2 and 11: training time and peak memory, ours beside the paper's")
     return data
 
 
@@ -646,12 +641,14 @@ def _other_domain_table(runs_root: str | Path, out_dir: str | Path, dataset: str
                {m: getattr(results[m], key).sd for m in ALL_METRICS})
     record("Impro. (%)", "ours", {m: results[m].impro_pct for m in ALL_METRICS})
     record("p-value", "ours", {m: results[m].p_value for m in ALL_METRICS})
+    published = {label: {m: parse_number(paper.loc[label, m]) for m in PAPER_METRICS} if label in paper.index else {}
+                 for label in ("ICLRec", "ELCRec")}
+    pp = {m: parse_number(pvals.loc[dataset, m]) for m in PAPER_METRICS} if dataset in pvals.index else {}
+    pi = {m: pct_change(published["ELCRec"].get(m), published["ICLRec"].get(m)) for m in PAPER_METRICS}
     for label in ("ICLRec", "ELCRec"):
-        record(label, "paper", {m: parse_number(paper.loc[label, m]) for m in PAPER_METRICS} if label in paper.index else {})
-    pi = {m: pct_change(parse_number(paper.loc["ELCRec", m]), parse_number(paper.loc["ICLRec", m])) for m in PAPER_METRICS} \
-        if {"ICLRec", "ELCRec"} <= set(paper.index) else {}
+        record(label, "paper", published[label])
     record("Impro. (%)", "paper", pi)
-    record("p-value", "paper", {m: parse_number(pvals.loc[dataset, m]) for m in PAPER_METRICS} if dataset in pvals.index else {})
+    record("p-value", "paper", pp)
     data = pd.DataFrame(records)
     data.insert(0, "dataset", dataset)
 
@@ -671,14 +668,12 @@ def _other_domain_table(runs_root: str | Path, out_dir: str | Path, dataset: str
             row[m] = ours_cell(c, mine, bool(mine.n and other.n and mine.mean > other.mean))
         rows.append(row)
     rows.append({"": "Impro. (ours)", **{m: fmt_pct(results[m].impro_pct) for m in PAPER_METRICS}})
-    rows.append({"": "p-value (ours)", **{m: fmt_p(results[m].p_value) if results[m].iclrec.n and results[m].elcrec.n
-                                          else "-" for m in PAPER_METRICS}})
+    rows.append({"": "p-value (ours)", **{m: fmt_p(r.p_value) if r.iclrec.n and r.elcrec.n else "-"
+                                          for m, r in results.items() if m in PAPER_METRICS}})
     for label in ("ICLRec", "ELCRec"):
-        rows.append({"": f"{label} (paper)",
-                     **{m: fmt(parse_number(paper.loc[label, m])) if label in paper.index else "-" for m in PAPER_METRICS}})
+        rows.append({"": f"{label} (paper)", **{m: fmt(published[label].get(m)) for m in PAPER_METRICS}})
     rows.append({"": "Impro. (paper)", **{m: fmt_pct(pi.get(m)) for m in PAPER_METRICS}})
-    rows.append({"": "p-value (paper)", **{m: fmt_p(parse_number(pvals.loc[dataset, m])) if dataset in pvals.index else "-"
-                                           for m in PAPER_METRICS}})
+    rows.append({"": "p-value (paper)", **{m: fmt_p(pp[m]) if m in pp else "-" for m in PAPER_METRICS}})
     notes = ["Ours: mean ± sd over seeds; bold = the better of the two. Impro.: ELCRec over ICLRec. p-value: "
              "one-sided Welch t-test over seeds, ELCRec > ICLRec; * p < 0.05. The CSV adds HR@10/NDCG@10.",
              f"Paper: Table {table_no} (ICLRec vs ELCRec only); the paper does not publish ELCRec's settings for this "
@@ -687,7 +682,7 @@ def _other_domain_table(runs_root: str | Path, out_dir: str | Path, dataset: str
     notes += sorted({f"p-value n/a: {r.p_note}" for r in results.values()
                      if r.p_value is None and r.iclrec.n and r.elcrec.n})
     _write(data, _out(out_dir, name), display=pd.DataFrame(rows), notes=notes, label=f"tab:{name}",
-                caption=f"Table {table_no}: ICLRec vs ELCRec on {dataset_label(dataset)}, ours beside the paper's")
+           caption=f"Table {table_no}: ICLRec vs ELCRec on {dataset_label(dataset)}, ours beside the paper's")
     return data
 
 

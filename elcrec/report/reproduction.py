@@ -14,7 +14,6 @@ hardware is "could not be tested", with the reason.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -157,7 +156,8 @@ class Compared:
     def record(self) -> dict[str, Any]:
         return {"section": self.section, "item": self.item, "paper_as_printed": self.paper_text, "paper": self.paper,
                 "ours_mean": self.ours.mean, "ours_sd": self.ours.sd, "ours_n": self.ours.n, "ours_min": self.ours.min,
-                "ours_max": self.ours.max, "ours_seed1": self.ours.seed1, "ours_state": self.ours_state, "ours_display": self.ours_text(),
+                "ours_max": self.ours.max, "ours_seed1": self.ours.seed1, "ours_state": self.ours_state,
+                "ours_display": self.ours_text(),
                 "diff_pct": self.diff_pct, "within_seed_spread": self.within, "comment": self.comment}
 
 
@@ -407,7 +407,8 @@ def _cell_claim(i: int, dataset: str, metric: str, pv: dict[str, float], best: s
         diff = pct_change(w.mean, aggs[top].mean)
         p, note = welch_greater(w.array, aggs[top].array)
         evidence = (f"ours: {_agg_text(best, w)} vs {_agg_text(top, aggs[top])}: {diff:+.2f}% "
-                    f"(paper {impro:+.2f}%), one-sided Welch p = {fmt_p(p, star=False)}" + (f" ({note})" if note else ""))
+                    f"(paper {impro:+.2f}%), one-sided Welch p = {fmt_p(p, star=False)}"
+                    + (f" ({note})" if note else ""))
         if aggs[top].mean >= w.mean:
             return _set(claim, NOT_SUPPORTED, evidence + f"; {top} is ahead")
         if not aggs[runner].n:
@@ -476,7 +477,8 @@ def _efficiency(rep: Report) -> None:
         for d in datasets:
             a, b = cells[(d, model)], cells[(d, base)]
             if not (a.ok and b.ok):
-                reasons.append(_why_missing(model if not a.ok else base, a if not a.ok else b))
+                label, missing = (model, a) if not a.ok else (base, b)
+                reasons.append(f"{dataset_label(d)}: " + _why_missing(label, missing))
                 continue
             if not same_device(a, b):
                 reasons.append(f"different hardware or memory measure between {model} and {base} on "
@@ -681,9 +683,10 @@ def _sensitivity(rep: Report) -> None:
             s = spread([a.mean for _, a in points.values()])
             parts.append(f"{dataset_label(d)} {s:.1f}% (paper {paper_spreads[d]:.1f}%)")
             ok &= s <= limit
-        claim = Claim(f"S{i}", f"ELCRec is not very sensitive to {'α' if parameter == 'alpha' else 'k'}: HR@5 varies "
-                               f"little over {'α ∈ {0.01, 0.1, 1, 10, 100}' if parameter == 'alpha' else 'k ∈ {32, 64, 128, 256, 512}'}",
-                      "Figure 2")
+        symbol = "α" if parameter == "alpha" else "k"
+        values = ", ".join(f"{v:g}" for v in sorted({v for (d, p), pts in grid.items() if p == parameter for v in pts}))
+        claim = Claim(f"S{i}", f"ELCRec is not very sensitive to {symbol}: HR@5 varies little over {symbol} ∈ "
+                               f"{{{values}}}", "Figure 2")
         evidence = (f"relative spread (max-min)/max of HR@5 over the grid, ours: " + ("; ".join(parts) or "none")
                     + f"; counted as 'not very sensitive' when no larger than the paper's own largest spread "
                       f"({limit:.1f}%)")
@@ -700,7 +703,7 @@ def _sensitivity(rep: Report) -> None:
 
 
 def _datasets(rep: Report) -> None:
-    from elcrec.report.datasets_table import _printed_matches
+    from elcrec.report.datasets_table import printed_matches
 
     paper = reference_raw("datasets")
     fields = (("users", "users", "users"), ("items", "items", "items"),
@@ -713,13 +716,14 @@ def _datasets(rep: Report) -> None:
         stats = json.loads(path.read_text()) if path.is_file() else None
         ok = stats is not None and stats.get("status", "ok") == "ok"
         if not ok:
-            missing.append(f"{dataset_label(r.dataset)} ({'no ' + str(path) if stats is None else 'dataset unavailable'})")
+            why = f"no {path}" if stats is None else "dataset unavailable"
+            missing.append(f"{dataset_label(r.dataset)} ({why})")
         for key, ours_key, label in fields:
             text = getattr(r, key)
             if not text:
                 continue
             value = stats.get(ours_key) if ok else None
-            match = _printed_matches(text, value) if value is not None else None
+            match = printed_matches(text, value) if value is not None else None
             if match is False:
                 mismatches.append(f"{dataset_label(r.dataset)} {label}: paper {text}, ours {value:g}")
             shown = "-" if value is None else (f"{int(value):,}" if float(value).is_integer() else f"{value:.2f}")
@@ -766,7 +770,8 @@ def _consistency(rep: Report) -> None:
         old = np.mean([parse_number(v) for v in sel[sel["model"] == "ICLRec"][col]])
         rows.append(("Table 2 change", f"{d if d == 'Avg' else dataset_label(d)} {q}", printed, pct_change(new, old)))
     # The two known misprints, checked the same way.
-    iclrec_beauty = parse_number(eff[(eff["dataset"] == "Beauty") & (eff["model"] == "ICLRec")]["gpu_memory_mb"].iloc[0])
+    beauty = eff[(eff["dataset"] == "Beauty") & (eff["model"] == "ICLRec")]
+    iclrec_beauty = parse_number(beauty["gpu_memory_mb"].iloc[0])
     rows.append(("Table 11 ELCRec Beauty memory 1574 MB", "Beauty memory vs Table 2's -11.35%", -11.35,
                  pct_change(1574.0, iclrec_beauty)))
     avg_memory = next(r[3] for r in rows if r[0] == "Table 2 change" and r[1] == "Avg memory")
@@ -777,7 +782,8 @@ def _consistency(rep: Report) -> None:
         shown = (f"{abs(printed):.2f}%{'↑' if printed >= 0 else '↓'}" if "Impro." in where else f"{printed:+.2f}%")
         table.append([where, item, shown, f"{recomputed:+.3f}%", "yes" if ok else "**NO** (misprint)"])
     rep.sections.append("### The paper's derived numbers, recomputed from its own values\n\n"
-                        "Improvements are printed as magnitudes with an arrow (↓: ELCRec below the best other model); "
+                        "Improvements are printed as magnitudes with an arrow (↓: ELCRec below the best other "
+                        "model); "
                         "a printed value counts as consistent when it is within 0.01 percentage points of the value "
                         "recomputed from the paper's own numbers. The last two rows are the known misprints.\n\n"
                         + _md_table(["Where", "Item", "Printed", "Recomputed", "Consistent"], table))
@@ -863,8 +869,10 @@ def _render(rep: Report, runs_root: Path) -> str:
               "Table 1, alternative harness versions": "Table 1: our alternative versions of the S3-Rec and CL4SRec "
                                                        "columns against the paper's",
               "Efficiency": "Tables 2 and 11: training time and memory",
-              "Table 8": "Table 8: ML-1M", "Table 8 p-values": "Table 8 p-values (ours: one-sided Welch, ELCRec > ICLRec)",
-              "Table 9": "Table 9: MIND-small", "Table 9 p-values": "Table 9 p-values (ours: one-sided Welch, ELCRec > ICLRec)",
+              "Table 8": "Table 8: ML-1M",
+              "Table 8 p-values": "Table 8 p-values (ours: one-sided Welch, ELCRec > ICLRec)",
+              "Table 9": "Table 9: MIND-small",
+              "Table 9 p-values": "Table 9 p-values (ours: one-sided Welch, ELCRec > ICLRec)",
               "Table 10": "Table 10: ablation (HR@5 + HR@20 + NDCG@5 + NDCG@20)",
               "Figure 2": "Figure 2: sensitivity of test HR@5 to α and k (single seed unless configured otherwise)",
               "Datasets": "Dataset statistics (Tables 6-7), from results/data/{dataset}/stats.json"}

@@ -14,7 +14,9 @@ import pandas as pd
 from elcrec.fileio import write_text
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
+                  "±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "α": r"$\alpha$", "≥": r"$\geq$",
+                  "≤": r"$\leq$", "×": r"$\times$", "–": "--", "—": "---"}
 
 
 def latex_escape(text: str) -> str:
