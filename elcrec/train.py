@@ -177,6 +177,11 @@ class Trainer:
             else:
                 bad += 1
             bar.set_postfix(loss=f"{row['loss_total']:.4f}", **{key: f"{valid[key]:.4f}"}, best=f"{best_score:.4f}")
+            # one plain line per epoch too: logs written by the workflow are not terminals, where tqdm stays quiet
+            tqdm.write(f"epoch {epoch}: loss {row['loss_total']:.4f} ("
+                       + ", ".join(f"{k[5:]} {v:.4f}" for k, v in row.items() if k.startswith("loss_") and k != "loss_total")
+                       + f"); valid {key} {valid[key]:.4f} (best {best_score:.4f} at epoch {best_epoch}); "
+                       f"{row['train_seconds']:.1f}s + {row['valid_seconds']:.1f}s")
             save_torch({"epoch": epoch, "model": self.model.state_dict(), "optim": self.optim.state_dict(),
                         "best_state": best_state, "best_score": best_score, "best_epoch": best_epoch,
                         "bad_epochs": bad, "log": log, "profile": prof.state, "meta": self.meta,
