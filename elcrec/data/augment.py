@@ -67,7 +67,7 @@ def augment_views(
     is_crop, is_mask, is_reorder = (ops == OPS.index(o) for o in OPS)
     # crop and reorder windows: L' = floor(frac * L), start uniform in [0, L - L' - 1]
     frac = np.where(is_crop, cfg.tau, cfg.beta)
-    win = np.floor(frac * lengths + 1e-9).astype(np.int64)
+    win = (frac * lengths).astype(np.int64)  # int(frac * L) in float64, exactly as the original's int()
     hi = np.maximum(lengths - win, 1)
     wstart = np.floor(rng.random(n) * hi).astype(np.int64)
     seg_wstart, seg_win = wstart[seg], win[seg]
@@ -78,7 +78,7 @@ def augment_views(
     keep &= ~crop_pos | in_window | ((seg_win == 0) & (pos == seg_wstart))
 
     # mask: floor(gamma * L) positions without replacement
-    n_mask = np.floor(cfg.gamma * lengths + 1e-9).astype(np.int64)
+    n_mask = (cfg.gamma * lengths).astype(np.int64)  # int(0.7 * 90) = 62, as the original
     mask_rank = _segment_rank(rng.random(len(seg)), seg)
     masked = is_mask[seg] & (mask_rank < n_mask[seg])
     values = np.where(masked, cfg.mask_value, values)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from elcrec.errors import ConfigError
+
 
 def faiss_kmeans(x: np.ndarray, k: int, seed: int, niter: int = 20, nredo: int = 5) -> np.ndarray:
-    """(k, d) float32 centroids of the rows of ``x``; with fewer rows than k the original skips training."""
+    """(k, d) float32 centroids of the rows of ``x`` (which must outnumber k, as the original needs)."""
     import faiss
 
     x = np.ascontiguousarray(x, dtype=np.float32)
@@ -20,7 +22,8 @@ def faiss_kmeans(x: np.ndarray, k: int, seed: int, niter: int = 20, nredo: int =
     clus.niter, clus.nredo, clus.seed = niter, nredo, int(seed)
     clus.max_points_per_centroid, clus.min_points_per_centroid = 4096, 0
     index = faiss.IndexFlatL2(d)
-    if x.shape[0] <= k:
-        raise ValueError(f"k-means needs more points ({x.shape[0]}) than clusters ({k}); lower k")
+    if x.shape[0] <= k:  # the original skips training here and then fails on the empty centroid table
+        raise ConfigError(f"k-means needs more users ({x.shape[0]}) than intent centres (k={k}); "
+                          "lower k with --set k=N")
     clus.train(x, index)
     return faiss.vector_to_array(clus.centroids).reshape(k, d).copy()
