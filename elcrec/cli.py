@@ -224,6 +224,21 @@ def cmd_significance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_figure(args: argparse.Namespace) -> int:
+    from elcrec.report import figures
+
+    if args.figure == "intent_by_activity":
+        if not args.intents:
+            raise HarnessError("intent_by_activity needs --intents CSV (from `python -m elcrec intents`)")
+        paths = figures.intent_by_activity(args.intents, args.out, dataset=args.dataset)
+    elif args.figure == "tsne":
+        paths = figures.tsne(args.runs, args.out, dataset=args.dataset or "Beauty", projection=args.projection)
+    else:
+        paths = figures.FIGURES[args.figure](args.runs, args.out)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from elcrec.models.registry import MODELS
 
@@ -319,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paired-seed", type=int, default=1, help="seed whose per-user vectors are compared")
     p.add_argument("--n-resamples", type=int, default=10_000, help="sign-flip permutation test resamples")
     p.set_defaults(func=cmd_significance)
+
+    p = sub.add_parser("figure", help="draw one paper figure (PDF + PNG) from the runs")
+    p.add_argument("figure", choices=["ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsne",
+                                      "intent_by_activity"])
+    p.add_argument("--runs", default="results/runs")
+    p.add_argument("--out", required=True, help="figures/NAME.pdf (the .png is written beside it)")
+    p.add_argument("--dataset", help="tsne / intent_by_activity: the dataset shown")
+    p.add_argument("--intents", help="intent_by_activity: the CSV of `python -m elcrec intents`")
+    p.add_argument("--projection", choices=["tsne", "pca"], default="tsne", help="tsne: the 2-D map")
+    p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("models", help="list the models with their origin and implementation status")
     p.set_defaults(func=cmd_models)

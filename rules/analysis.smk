@@ -1,5 +1,6 @@
 # Analysis: summary, significance, paper tables, reproduction report, figures (the report layer reads files only).
 PAPER_TABLES = ["table1_main", "table_efficiency", "table_ml1m", "table_mind", "table_ablation"]
+FIGURES = ["ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsne", "intent_by_activity"]
 
 
 rule summary:
@@ -93,3 +94,61 @@ rule analysis:
         "results/summary.csv",
         "results/significance/report.md",
         rules.tables.input,
+        expand("figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),
+
+
+rule figure_from_runs:
+    input:
+        run_files(),
+        sensitivity_files(),
+    output:
+        pdf="figures/{figure}.pdf",
+        png=report("figures/{figure}.png", caption="report/figure.rst", category="Figures"),
+    wildcard_constraints:
+        figure="ablation|sensitivity_alpha|sensitivity_k|convergence",
+    log:
+        "logs/figures/{figure}.log",
+    conda:
+        "envs/harness.yaml"
+    shell:
+        "python -m elcrec figure {wildcards.figure} --runs results/runs --out {output.pdf} > {log} 2>&1"
+
+
+rule figure_tsne:
+    input:
+        f"results/runs/{config['figures']['dataset']}/elcrec/seed1/metrics.json",
+    output:
+        pdf="figures/tsne.pdf",
+        png=report("figures/tsne.png", caption="report/figure.rst", category="Figures"),
+    params:
+        dataset=config["figures"]["dataset"],
+        projection=config["figures"]["projection"],
+    log:
+        "logs/figures/tsne.log",
+    conda:
+        "envs/harness.yaml"
+    shell:
+        "python -m elcrec figure tsne --runs results/runs --dataset {params.dataset} "
+        "--projection {params.projection} --out {output.pdf} > {log} 2>&1"
+
+
+rule figure_intent_by_activity:
+    input:
+        f"results/intents/{config['figures']['dataset']}.csv",
+    output:
+        pdf="figures/intent_by_activity.pdf",
+        png=report("figures/intent_by_activity.png", caption="report/figure.rst", category="Figures"),
+    params:
+        dataset=config["figures"]["dataset"],
+    log:
+        "logs/figures/intent_by_activity.log",
+    conda:
+        "envs/harness.yaml"
+    shell:
+        "python -m elcrec figure intent_by_activity --intents {input} --dataset {params.dataset} "
+        "--out {output.pdf} > {log} 2>&1"
+
+
+rule figures:
+    input:
+        expand("figures/{figure}.{ext}", figure=FIGURES, ext=["pdf", "png"]),

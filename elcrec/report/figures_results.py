@@ -1,0 +1,237 @@
+"""Figures from the runs' metrics and training logs: ablation (paper Figure 1), sensitivity (Figure 2), convergence
+(Figure 3). Each ``build_*`` returns the matplotlib Figure; ``elcrec.report.figures`` saves it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from elcrec.errors import HarnessError
+from elcrec.models.registry import resolve_config
+from elcrec.report.figures_common import (PALETTE, Run, check_root, datasets_under, finish, load_runs,
+                                          models_under, new_figure, nice_limits, not_run_reason, placeholder,
+                                          seeds_text, short, styled)
+from elcrec.report.reference import paper_table
+
+# (label in the paper, run name) of the ablation (ELCREC_METHOD.md §4.2; definitions in docs/elcrec.md).
+ABLATION_VARIANTS = (("B", "elcrec-b"), ("B+ICL", "elcrec-b-icl"), ("B+ELCM", "elcrec-b-elcm"), ("ELCRec", "elcrec"))
+ABLATION_KEYS = ("HR@5", "HR@20", "NDCG@5", "NDCG@20")
+SENSITIVITY = {
+    "alpha": {"label": r"$\alpha$ (weight of the ELCM cluster loss)", "base": 10, "paper_values": "Figure 2, top"},
+    "k": {"label": "k (number of intent centres)", "base": 2, "paper_values": "Figure 2, bottom"},
+}
+SENSITIVITY_METRIC = "HR@5"
+
+
+# --- ablation --------------------------------------------------------------------------------------------
+def ablation_sum(run: Run) -> float:
+    return float(sum(run.test[k] for k in ABLATION_KEYS))
+
+
+def _cut_note(cut: int, panels: int) -> str:
+    if not cut:
+        return ""
+    return " The y axes do not start at 0." if cut == panels else " Some y axes do not start at 0."
+
+
+@styled
+def build_ablation(runs_root: str | Path) -> Figure:
+    """One panel per dataset with any ablation run: mean ± sd over seeds of HR@5+HR@20+NDCG@5+NDCG@20."""
+    root = check_root(runs_root)
+    paper = paper_table("ablation").set_index(["dataset", "variant"])["sum_HR5_HR20_NDCG5_NDCG20"]
+    datasets = [d for d in datasets_under(root) if any(load_runs(root, d, m) for _, m in ABLATION_VARIANTS)]
+    source = f"{root}/{{dataset}}/{{{','.join(m for _, m in ABLATION_VARIANTS)}}}/seed*/metrics.json"
+    if not datasets:
+        return placeholder("Ablation", f"No ablation runs ({', '.join(m for _, m in ABLATION_VARIANTS)}) under "
+                           f"{root}.", f"Ablation (paper Figure 1): nothing to plot; expected {source}.")
+    fig, axes = new_figure(1, len(datasets), 2.3, 2.4)
+    gaps, seeds_seen, cut, counts = [], set(), 0, {}
+    for ax, dataset in zip(axes[0], datasets):
+        means, values_all = [], []
+        for i, (label, model) in enumerate(ABLATION_VARIANTS):
+            runs = load_runs(root, dataset, model)
+            values = [ablation_sum(r) for r in runs if r.ok]
+            seeds_seen.update(r.seed for r in runs if r.ok)
+            mean = float(np.mean(values)) if values else math.nan
+            sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+            ax.bar([i], [mean], yerr=None if sd is None else [sd], color=PALETTE[i], label=label, width=0.7,
+                   capsize=2, error_kw={"elinewidth": 0.8})
+            means.append(mean)
+            values_all += values + ([mean - sd, mean + sd] if sd else [])
+            counts[(dataset, label)] = len(values)
+            if not values:
+                gaps.append((dataset, label, not_run_reason(runs)))
+        reference = [float(paper.get((dataset, label), math.nan)) for label, _ in ABLATION_VARIANTS]
+        if any(math.isfinite(v) for v in reference):
+            ax.plot(range(len(reference)), reference, ls="none", marker="D", ms=4, color="black",
+                    markerfacecolor="white", label="paper (Figure 1 / Table 10)")
+        limits = nice_limits(values_all + reference) or (0.0, 1.0)
+        ax.set_ylim(*limits)
+        cut += limits[0] > 0
+        for i, mean in enumerate(means):
+            if not math.isfinite(mean):
+                reason = next(g[2] for g in gaps if g[0] == dataset and g[1] == ABLATION_VARIANTS[i][0])
+                ax.text(i, limits[1] - 0.03 * (limits[1] - limits[0]), "not run" if reason.startswith("not run")
+                        else "no run", rotation=90, ha="center", va="top", fontsize=7, color="0.3", gid="gap",
+                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "0.6", "lw": 0.5})
+        ax.set_xticks(range(len(ABLATION_VARIANTS)), [label for label, _ in ABLATION_VARIANTS], rotation=30)
+        ax.set_title(short(dataset))
+    axes[0, 0].set_ylabel("HR@5+HR@20+NDCG@5+NDCG@20")
+    caption = (f"Ablation (paper Figure 1): test HR@5+HR@20+NDCG@5+NDCG@20 of B (elcrec-b), B+ICL (elcrec-b-icl), "
+               f"B+ELCM (elcrec-b-elcm) and ELCRec (elcrec); bars are the mean over {seeds_text(seeds_seen)} "
+               f"(error bars: sample sd, where more than one seed), diamonds the paper's values "
+               f"(config/paper_reference/paper_ablation.csv).{_cut_note(cut, len(datasets))} "
+               f"Source: {source}.")
+    if gaps:
+        caption += " Gaps: " + "; ".join(f"{short(d)} {v}: {why}" for d, v, why in gaps) + "."
+    most = {d: max(n for (d2, _), n in counts.items() if d2 == d) for d in datasets}
+    partial = [f"{short(d)} {v} ({n} of {most[d]})" for (d, v), n in counts.items() if 0 < n < most[d]]
+    if partial:
+        caption += " Fewer seeds finished for: " + "; ".join(partial) + "."
+    return finish(fig, caption, legend_cols=5)
+
+
+# --- sensitivity -----------------------------------------------------------------------------------------
+def sensitivity_runs(root: Path, dataset: str, param: str) -> dict[float, list[Run]]:
+    """Runs named ``elcrec~<param>=<value>`` of one dataset, by value."""
+    pattern = re.compile(rf"elcrec~{re.escape(param)}=([0-9.eE+-]+)$")
+    found: dict[float, list[Run]] = {}
+    for model in models_under(root, dataset):
+        match = pattern.match(model)
+        if match:
+            try:
+                found.setdefault(float(match.group(1)), []).extend(load_runs(root, dataset, model))
+            except ValueError:
+                continue
+    return found
+
+
+def default_value(dataset: str, param: str) -> float | None:
+    """The value the plain ``elcrec`` run uses: config/models/elcrec.yaml over ELCRecConfig's defaults."""
+    try:
+        _, cfg = resolve_config("elcrec", dataset)
+    except HarnessError:
+        return None
+    value = getattr(cfg, param, None)
+    return None if value is None else float(value)
+
+
+@styled
+def build_sensitivity(runs_root: str | Path, param: str) -> Figure:
+    """Test HR@5 against ``param`` (alpha or k): one solid line per dataset, the paper's points dashed."""
+    if param not in SENSITIVITY:
+        raise ValueError(f"sensitivity parameter must be one of {', '.join(SENSITIVITY)}, not {param!r}")
+    spec = SENSITIVITY[param]
+    root = check_root(runs_root)
+    paper = paper_table("sensitivity_hr5")
+    paper = paper[paper.parameter == param]
+    fig, axes = new_figure(1, 1, 6.4, 3.0)  # the legend takes the right third
+    ax = axes[0, 0]
+    notes, seeds_seen, plotted, xs = [], set(), [], set()
+    default_labelled = False
+    for dataset in datasets_under(root):
+        by_value = sensitivity_runs(root, dataset, param)
+        if not by_value:
+            continue
+        colour = PALETTE[len(plotted) % len(PALETTE)]
+        seeds = {r.seed for runs in by_value.values() for r in runs}
+        points = {v: [r.test[SENSITIVITY_METRIC] for r in runs if r.ok] for v, runs in by_value.items()}
+        for v, runs in by_value.items():
+            if not points[v]:
+                notes.append(f"{short(dataset)} {param}={v:g}: {not_run_reason(runs)}")
+        default = default_value(dataset, param)
+        from_plain = False
+        if default is not None and not points.get(default):
+            plain = [r for r in load_runs(root, dataset, "elcrec") if r.ok and r.seed in seeds]
+            if plain:
+                points[default], from_plain = [r.test[SENSITIVITY_METRIC] for r in plain], True
+                seeds_seen.update(r.seed for r in plain)
+        seeds_seen.update(r.seed for runs in by_value.values() for r in runs if r.ok)
+        curve = sorted((v, float(np.mean(ys))) for v, ys in points.items() if ys)
+        if not curve:
+            continue
+        plotted.append(dataset)
+        xs.update(v for v, _ in curve)
+        ax.plot([v for v, _ in curve], [y for _, y in curve], marker="o", ms=3.5, color=colour, label=short(dataset))
+        if default is not None and points.get(default):
+            ax.plot([default], [float(np.mean(points[default]))], ls="none", marker="o", ms=8, mfc="none",
+                    color=colour, label="_default" if default_labelled else
+                    "dataset's own value (elcrec.yaml)")
+            default_labelled = True
+            if from_plain:
+                notes.append(f"{short(dataset)} {param}={default:g} is the plain elcrec run")
+        ref = paper[paper.dataset == dataset].sort_values("value")
+        if len(ref):
+            xs.update(ref.value.astype(float))
+            ax.plot(ref.value.astype(float), ref["HR@5_test_approx"], ls="--", lw=1, marker="x", ms=3,
+                    color=colour, alpha=0.8, label=f"{short(dataset)} (paper)")
+    source = f"{root}/{{dataset}}/elcrec~{param}=<value>/seed*/metrics.json"
+    if not plotted:
+        return placeholder(f"Sensitivity to {param}", f"No finished elcrec~{param}=<value> runs under {root}.",
+                           f"Sensitivity of test HR@5 to {param} (paper {spec['paper_values']}): nothing to plot; "
+                           f"expected {source}.")
+    ax.set_xscale("log", base=spec["base"])
+    ticks = sorted(xs)
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel(spec["label"])
+    ax.set_ylabel(f"test {SENSITIVITY_METRIC}")
+    caption = (f"Sensitivity (paper {spec['paper_values']}): test {SENSITIVITY_METRIC} against {param} "
+               f"({'log10' if spec['base'] == 10 else 'log2'} axis), one solid line per dataset (mean over "
+               f"{seeds_text(seeds_seen)}), from {source}; the dataset's own value (circled) is read from "
+               f"config/models/elcrec.yaml and taken from the plain elcrec run (same seeds) when no "
+               f"elcrec~{param}=<value> run has it. Dashed: the paper's points read off its plot (about ±0.001; "
+               f"config/paper_reference/paper_sensitivity_hr5.csv).")
+    if notes:
+        caption += " Notes: " + "; ".join(notes) + "."
+    return finish(fig, caption, legend_loc="right")
+
+
+# --- convergence -----------------------------------------------------------------------------------------
+def read_log(run: Run) -> pd.DataFrame | None:
+    path = run.path / "train_log.csv"
+    if not path.is_file():
+        return None
+    log = pd.read_csv(path)
+    if "epoch" not in log:
+        return None
+    return log.drop_duplicates("epoch", keep="last").sort_values("epoch")
+
+
+@styled
+def build_convergence(runs_root: str | Path, model: str = "elcrec") -> Figure:
+    """One column per dataset: validation HR@5 (top) and loss_total (bottom) per epoch, one line per seed."""
+    root = check_root(runs_root)
+    logs: dict[str, list[tuple[int, pd.DataFrame]]] = {}
+    for dataset in datasets_under(root):
+        for run in load_runs(root, dataset, model):
+            log = read_log(run) if run.ok else None
+            if log is not None:
+                logs.setdefault(dataset, []).append((run.seed, log))
+    source = f"{root}/{{dataset}}/{model}/seed*/train_log.csv"
+    if not logs:
+        return placeholder("Convergence", f"No finished {model} runs with a train_log.csv under {root}.",
+                           f"Convergence (paper Figure 3): nothing to plot; expected {source}.")
+    seeds = sorted({s for runs in logs.values() for s, _ in runs})
+    fig, axes = new_figure(2, len(logs), 2.3, 1.8, sharex="col")
+    for col, (dataset, runs) in enumerate(logs.items()):
+        top, bottom = axes[0, col], axes[1, col]
+        for seed, log in runs:
+            colour = PALETTE[seeds.index(seed) % len(PALETTE)]
+            for ax, column in ((top, f"valid_{SENSITIVITY_METRIC}"), (bottom, "loss_total")):
+                if column in log:
+                    part = log[["epoch", column]].dropna()
+                    ax.plot(part.epoch, part[column], lw=1, color=colour, label=f"seed {seed}")
+        top.set_title(short(dataset))
+        bottom.set_xlabel("epoch")
+    axes[0, 0].set_ylabel(f"validation {SENSITIVITY_METRIC}")
+    axes[1, 0].set_ylabel("training loss (loss_total)")
+    caption = (f"Convergence (paper Figure 3): validation {SENSITIVITY_METRIC} (top) and the total training loss "
+               f"loss_total (bottom) after each epoch of the {model} runs, one line per seed ({seeds_text(seeds)}); "
+               f"source: {source}. The loss can be negative: alpha multiplies the ELCM loss, which lies in [-4, 4].")
+    return finish(fig, caption)
