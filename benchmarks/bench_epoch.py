@@ -1,6 +1,7 @@
 """Seconds per training epoch (train + validation) on a full dataset, several models side by side.
 
-    python -m benchmarks.bench_epoch --data-mirror ../shared/data --dataset Beauty --models elcrec iclrec s3rec
+    python -m benchmarks.bench_epoch --data-mirror ../shared/data --dataset Beauty --models elcrec iclrec s3rec \
+        --set s3rec:pretrain_epochs=1
 
 Each model is built with its paper settings for the dataset, initialised (ELCRec's k-means, S3-Rec's
 pre-training: timed apart as ``init_s``), then trained for ``--epochs`` full epochs exactly as the trainer does
@@ -32,7 +33,12 @@ from elcrec.train import TrainConfig, Trainer, seed_everything
 def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
     seed_everything(args.seed)
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
-    sets = dict(kv.split("=", 1) for kv in args.set or [])
+    sets = {}
+    for item in args.set or []:  # KEY=VALUE for every model, MODEL:KEY=VALUE for one
+        target, _, kv = item.rpartition(":")
+        if target in ("", name):
+            key, _, value = kv.partition("=")
+            sets[key] = value
     model, mcfg = build_model(name, args.dataset, data.item_size, sets)
     data.max_len = mcfg.max_len
     cfg = TrainConfig(**{k: v for k, v in model.train_overrides.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}})
@@ -73,7 +79,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--steps", type=int, default=0, help="time only the first N steps and extrapolate")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--set", action="append", help="model setting KEY=VALUE for every model")
+    parser.add_argument("--set", action="append", help="model setting KEY=VALUE (every model) or MODEL:KEY=VALUE")
     parser.add_argument("--data-mirror")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
