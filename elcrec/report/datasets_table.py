@@ -6,19 +6,19 @@ rounded to 0.1M, ``8.9`` against the average length to one decimal), so a flag i
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from elcrec.report.formatting import fmt, is_missing, printed_decimals
 from elcrec.report.reference import paper_table
 from elcrec.report.tables import write_table
 
 
 def printed_matches(printed: Any, ours: float) -> bool | None:
     """Compare a printed value (``0.17M``, ``1,000,209``, ``99.95%``, ``8.3``) with ours at its precision."""
-    if printed is None or (isinstance(printed, float) and math.isnan(printed)) or str(printed).strip() == "":
+    if is_missing(printed) or str(printed).strip() == "":
         return None
     text = str(printed).strip().replace(",", "")
     scale = 1.0
@@ -26,7 +26,7 @@ def printed_matches(printed: Any, ours: float) -> bool | None:
         text = text[:-1]
     if text.endswith("M"):
         text, scale = text[:-1], 1e6
-    decimals = len(text.split(".")[1]) if "." in text else 0
+    decimals = printed_decimals(text)
     return round(ours / scale, decimals) == round(float(text), decimals)
 
 
@@ -49,7 +49,7 @@ def build_datasets_table(stats_files: list[str | Path], prefix: str | Path) -> p
             printed = {"users": ref["users"], "items": ref["items"], "interactions": ref["interactions_as_printed"],
                        "avg_len": ref["avg_length_as_printed"], "sparsity_pct": ref["sparsity_as_printed"]}
             for key, value in printed.items():
-                row[f"paper_{key}"] = value if not (isinstance(value, float) and math.isnan(value)) else None
+                row[f"paper_{key}"] = None if is_missing(value) else value
                 ok = printed_matches(value, stats[key])
                 if ok is False:
                     flags.append(f"{key}: paper prints {value}, the file gives {_fmt(key, stats[key])}")
@@ -78,10 +78,8 @@ def build_datasets_table(stats_files: list[str | Path], prefix: str | Path) -> p
 
 
 def _fmt(key: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         return "-"
     if key in ("users", "items", "interactions"):
         return f"{int(value):,}"
-    if key == "avg_len":
-        return f"{value:.2f}"
-    return f"{value:.2f}%"
+    return fmt(value, 2) + ("%" if key == "sparsity_pct" else "")

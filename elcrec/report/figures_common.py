@@ -20,11 +20,11 @@ from matplotlib.figure import Figure
 
 from elcrec.errors import HarnessError
 from elcrec.fileio import atomic_path
+# The paper's order of datasets (Table 1, then the two other domains), and the short names of its figures
+# (`short`, imported from here by the figure modules).
+from elcrec.report.names import DATASET_ORDER, dataset_label as short  # noqa: F401
+from elcrec.report.rundirs import seed_of
 
-# The paper's order of datasets (Table 1, then the two other domains), with the short names of its figures.
-DATASET_ORDER = ("Sports_and_Outdoors", "Beauty", "Toys_and_Games", "Yelp", "ml-1m", "MIND-small")
-SHORT_NAMES = {"Sports_and_Outdoors": "Sports", "Beauty": "Beauty", "Toys_and_Games": "Toys", "Yelp": "Yelp",
-               "ml-1m": "ML-1M", "MIND-small": "MIND-small"}
 # Okabe-Ito: distinguishable in colour-blind vision and in greyscale print.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 STYLE: dict[str, Any] = {
@@ -47,10 +47,6 @@ def styled(func: F) -> F:
         with matplotlib.rc_context(STYLE):
             return func(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
-
-
-def short(dataset: str) -> str:
-    return SHORT_NAMES.get(dataset, dataset)
 
 
 def ordered(datasets: Iterable[str]) -> list[str]:
@@ -94,13 +90,14 @@ def load_runs(root: Path, dataset: str, model: str) -> list[Run]:
     runs = []
     for seed_dir in (root / dataset / model).glob("seed*"):
         metrics_path = seed_dir / "metrics.json"
-        if not seed_dir.name[4:].isdigit() or not metrics_path.is_file():
+        seed = seed_of(seed_dir)
+        if seed is None or not metrics_path.is_file():
             continue
         try:
             metrics = json.loads(metrics_path.read_text())
         except (OSError, ValueError) as exc:
             raise HarnessError(f"{metrics_path} is unreadable ({exc}); rerun that run") from None
-        runs.append(Run(dataset, model, int(seed_dir.name[4:]), seed_dir, metrics))
+        runs.append(Run(dataset, model, seed, seed_dir, metrics))
     return sorted(runs, key=lambda r: r.seed)
 
 

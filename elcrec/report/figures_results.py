@@ -16,11 +16,10 @@ from elcrec.models.registry import resolve_config
 from elcrec.report.figures_common import (PALETTE, Run, check_root, datasets_under, finish, load_runs,
                                           models_under, new_figure, nice_limits, not_run_reason, placeholder,
                                           seeds_text, short, styled)
+from elcrec.report.names import ABLATION_METRICS as ABLATION_KEYS
+from elcrec.report.names import ABLATION_VARIANTS
 from elcrec.report.reference import paper_table
 
-# (label in the paper, run name) of the ablation (ELCREC_METHOD.md §4.2; definitions in docs/elcrec.md).
-ABLATION_VARIANTS = (("B", "elcrec-b"), ("B+ICL", "elcrec-b-icl"), ("B+ELCM", "elcrec-b-elcm"), ("ELCRec", "elcrec"))
-ABLATION_KEYS = ("HR@5", "HR@20", "NDCG@5", "NDCG@20")
 SENSITIVITY = {
     "alpha": {"label": r"$\alpha$ (weight of the ELCM cluster loss)", "base": 10, "paper_values": "Figure 2, top"},
     "k": {"label": "k (number of intent centres)", "base": 2, "paper_values": "Figure 2, bottom"},

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +32,13 @@ import pandas as pd
 from elcrec.errors import HarnessError
 from elcrec.evaluate import METRIC_KEYS
 from elcrec.fileio import write_text
+from elcrec.report.rundirs import seed_of
 
 SUMMARY_COLUMNS = ("dataset", "model", "seed", "metric", "value", "status", "train_seconds", "seconds_per_epoch",
                    "peak_memory_mb", "memory_kind", "device", "epochs", "best_epoch")
 CELL_COLUMNS = ("dataset", "model", "metric", "mean", "sd", "n", "n_runs", "seeds", "status")
 PROFILE_NUMBERS = ("train_seconds", "seconds_per_epoch", "peak_memory_mb")
 UNFINISHED = "unfinished: no metrics.json"
-_SEED_DIR = re.compile(r"seed(\d+)")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -89,10 +88,10 @@ def _read_profile(run: Path) -> dict[str, Any]:
 
 def read_run(run: Path) -> list[dict[str, Any]]:
     """The summary rows (one per metric) of one run directory ``.../{dataset}/{model}/seed{seed}``."""
-    match = _SEED_DIR.fullmatch(run.name)
-    if not match:
+    seed = seed_of(run)
+    if seed is None:
         raise HarnessError(f"{run}: a run directory must be named seed<integer>")
-    dataset, model, seed = run.parent.parent.name, run.parent.name, int(match.group(1))
+    dataset, model = run.parent.parent.name, run.parent.name
     base: dict[str, Any] = {"dataset": dataset, "model": model, "seed": seed}
     blank = {**{k: math.nan for k in PROFILE_NUMBERS}, "memory_kind": "", "device": "", "epochs": math.nan,
              "best_epoch": math.nan}
@@ -129,7 +128,7 @@ def run_dirs(runs_root: str | Path) -> list[Path]:
     root = Path(runs_root)
     if not root.is_dir():
         raise HarnessError(f"{root}: no such runs folder (expected results/runs/{{dataset}}/{{model}}/seed{{n}})")
-    return sorted(p for p in root.glob("*/*/seed*") if p.is_dir() and _SEED_DIR.fullmatch(p.name))
+    return sorted(p for p in root.glob("*/*/seed*") if p.is_dir() and seed_of(p) is not None)
 
 
 def collect_runs(runs_root: str | Path) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -33,12 +34,17 @@ def _latex_cell(text: str) -> str:
     return latex_escape(text)
 
 
+def md_table(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> str:
+    """A Markdown table (no trailing newline); ``|`` inside a cell is escaped."""
+    header = [str(h) for h in header]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def to_markdown(display: pd.DataFrame, caption: str = "") -> str:
-    header = "| " + " | ".join(map(str, display.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in display.columns) + "|"
-    rows = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in display.itertuples(index=False)]
-    lines = ([caption, ""] if caption else []) + [header, rule, *rows]
-    return "\n".join(lines) + "\n"
+    table = md_table(display.columns, display.itertuples(index=False))
+    return "\n".join(([caption, ""] if caption else []) + [table]) + "\n"
 
 
 def to_latex(display: pd.DataFrame, caption: str = "", label: str = "") -> str:
