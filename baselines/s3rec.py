@@ -366,6 +366,9 @@ class S3Rec(RecModel):
                        f"({row['seconds']:.1f} s)")
         self.train(was_training)
 
+    def extra_logs(self) -> dict[str, list[dict[str, float]]]:
+        return {"pretrain_log": self.pretrain_log}
+
     def on_train_start(self, ctx: TrainContext) -> None:
         if self.cfg.pretrained:
             self.load_pretrained(self.cfg.pretrained)

@@ -89,9 +89,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
     check_item_size(state, data.item_size, args.dataset, args.checkpoint)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    encoder, _ = load_encoder(state, heads=int(meta.get("heads", 2)))
-    encoder.to(device).eval()
-    result = rank_targets(encoder.score, data.eval_split(args.split), data.item_size,
+    if "model" in meta:  # a harness checkpoint: rebuild its model, whose score() may differ (BERT4Rec appends a mask)
+        from elcrec.models.registry import build_model
+
+        model, _ = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, meta.get("model_config"))
+        model.load_official_state_dict(state)
+        scorer = model.to(device).eval()
+    else:  # an official ELCRec/ICLRec/S3-Rec state dict: the causal SASRec-family encoder
+        scorer, _ = load_encoder(state, heads=int(meta.get("heads", 2)))
+        scorer.to(device).eval()
+    result = rank_targets(scorer.score, data.eval_split(args.split), data.item_size,
                           history=args.history, ties=args.ties, batch_size=args.batch_size, device=device)
     metrics = result.metrics
     if args.per_user:

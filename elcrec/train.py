@@ -201,7 +201,10 @@ class Trainer:
             "early_stopping_metric": key,
         }
         save_model(self.out / "model.pt", self.model.official_state_dict(), {**self.meta, "best_epoch": best_epoch})
+        extra = {f"{name}.csv": pd.DataFrame(rows).to_csv(index=False)
+                 for name, rows in self.model.extra_logs().items() if rows}
         write_outputs(self.out, {
+            **extra,
             "per_user_test.csv": test.per_user().to_csv(index=False),
             "train_log.csv": pd.DataFrame(log).to_csv(index=False),
             "profile.json": prof.summary(epochs_run),

@@ -86,6 +86,10 @@ class RecModel(nn.Module):
     def after_step(self) -> None:
         """Called after every optimiser step."""
 
+    def extra_logs(self) -> dict[str, list[dict[str, Any]]]:
+        """Extra per-epoch tables the run directory should keep (NAME.csv), e.g. S3-Rec's pre-training log."""
+        return {}
+
     def official_state_dict(self) -> dict[str, torch.Tensor]:
         """The flat layout of the original code: encoder keys at the top level, extras beside them."""
         return {k.removeprefix("encoder."): v.detach().clone() for k, v in self.state_dict().items()}
