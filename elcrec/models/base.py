@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -76,6 +77,20 @@ class RecModel(nn.Module):
 
     def score(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.encoder.score(input_ids)
+
+    @torch.no_grad()
+    def pooled_embeddings(self, inputs: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+        """Eval-mode mean-pooled encodings of ``inputs`` (the k-means data of ELCRec and ICLRec), on the CPU."""
+        was_training = self.training
+        self.eval()
+        out = [self.encoder(inputs[i : i + batch_size].to(device)).mean(1).cpu()
+               for i in range(0, len(inputs), batch_size)]
+        self.train(was_training)
+        return torch.cat(out)
+
+    def pooled_train_embeddings(self, ctx: TrainContext) -> np.ndarray:
+        """The pooled encodings of every user's training input, batched as the original's cluster loader."""
+        return self.pooled_embeddings(ctx.data.train_inputs, ctx.batch_size, ctx.device).numpy()
 
     def on_train_start(self, ctx: TrainContext) -> None:
         """Called once before the first epoch of a fresh run (not on resume)."""

@@ -86,17 +86,6 @@ class ELCRec(RecModel):
             self.loss_weights["cluster"] = cfg.alpha
 
     # --- centres ---------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def pooled_train_embeddings(self, ctx: TrainContext) -> np.ndarray:
-        """Eval-mode mean-pooled encodings of every user's training input (the k-means data)."""
-        was_training = self.training
-        self.eval()
-        inputs = ctx.data.train_inputs
-        out = [self.encoder(inputs[i : i + ctx.batch_size].to(ctx.device)).mean(1).cpu()
-               for i in range(0, len(inputs), ctx.batch_size)]
-        self.train(was_training)
-        return torch.cat(out).numpy()
-
     def on_train_start(self, ctx: TrainContext) -> None:
         if self.cluster_centers is None:
             return
@@ -114,15 +103,10 @@ class ELCRec(RecModel):
         """Eval-mode mean-pooled embeddings and the nearest (normalised) centre of each sequence, as ELCM assigns."""
         if self.cluster_centers is None:
             raise ValueError(f"{self.name} variant without centres has no intents")
-        was_training = self.training
-        self.eval()
-        device = self.cluster_centers.device
-        pooled = torch.cat([self.encoder(input_ids[i : i + batch_size].to(device)).mean(1)
-                            for i in range(0, len(input_ids), batch_size)])
-        self.train(was_training)
-        centres = F.normalize(self.cluster_centers, dim=1)
+        pooled = self.pooled_embeddings(input_ids, batch_size, self.cluster_centers.device)
+        centres = F.normalize(self.cluster_centers.detach().cpu(), dim=1)
         ids = squared_distance(F.normalize(pooled, dim=1), centres).argmin(-1)
-        return pooled.cpu(), ids.cpu()
+        return pooled, ids
 
     def snapshot(self, ctx: TrainContext, users: np.ndarray) -> dict[str, np.ndarray]:
         """What the t-SNE figure needs: sampled users' embeddings, their intents, and the centres."""
