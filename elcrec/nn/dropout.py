@@ -2,7 +2,7 @@
 
 On CPU, ``torch.bernoulli_`` draws one Mersenne-Twister number per element and dominated the official
 code's step time (a third of it). For p = 0.5 a Bernoulli(0.5) keep-mask needs exactly one random *bit* per
-element, so we draw random bytes and unpack their 8 bits: the same distribution (keep with probability 1/2,
+element, so we draw random bytes and map each to its 8 bits with a lookup table: the same distribution (keep with probability 1/2,
 scale by 2), about 10x cheaper. Other rates use ``F.dropout`` unchanged. Randomness comes from torch's global
 generator, so seeding makes it reproducible.
 """
@@ -12,18 +12,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_SHIFTS: dict[torch.device, torch.Tensor] = {}
+_LUT: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
 
 
 def half_keep_mask(shape: torch.Size, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """A tensor of 0.0 / 2.0 with probability 1/2 each (the scaled keep-mask of dropout with p = 0.5)."""
+    """A tensor of 0.0 / 2.0 with probability 1/2 each (the scaled keep-mask of dropout with p = 0.5).
+
+    One random byte gives 8 elements: a (256, 8) table maps each byte to its bits, already as 0.0 / 2.0.
+    """
     n = shape.numel()
-    shifts = _SHIFTS.get(device)
-    if shifts is None:
-        shifts = _SHIFTS[device] = torch.arange(8, dtype=torch.uint8, device=device)
-    raw = torch.randint(0, 256, ((n + 7) // 8,), dtype=torch.uint8, device=device)
-    bits = ((raw[:, None] >> shifts) & 1).reshape(-1)[:n].reshape(shape)
-    return bits.to(dtype) * 2.0
+    lut = _LUT.get((device, dtype))
+    if lut is None:
+        bits = (torch.arange(256, device=device)[:, None] >> torch.arange(8, device=device)) & 1
+        lut = _LUT[(device, dtype)] = bits.to(dtype) * 2.0
+    raw = torch.randint(0, 256, ((n + 7) // 8,), device=device)
+    return F.embedding(raw, lut).reshape(-1)[:n].reshape(shape)
 
 
 class _HalfDropout(torch.autograd.Function):
