@@ -136,7 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from elcrec.data import load_dataset
     from elcrec.data.fetch import read_status
     from elcrec.data.fetch import sequence_path as dataset_path
-    from elcrec.models.registry import build_model, resolve_config
+    from elcrec.models.registry import build_model, get_entry, missing_requirement, resolve_config
     from elcrec.runs import prepare_run_dir, write_not_run
     from elcrec.train import TrainConfig, Trainer, seed_everything
 
@@ -149,13 +149,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     tcfg = TrainConfig()
     if args.threads:
         torch.set_num_threads(args.threads)
-    resolve_config(base_model, args.dataset, model_sets)  # unknown/unimplemented model or bad setting: fail first
+    get_entry(base_model)  # an unknown model fails first, whatever the dataset
     out = Path(args.out or f"results/runs/{args.dataset}/{args.model}/seed{args.seed}")
+    if args.allow_unavailable:  # the workflow: what cannot run is recorded as "not run", never a failed DAG
+        reason = None
+        if (read_status(args.dataset, args.data_dir) or {}).get("status") == "unavailable":
+            reason = "dataset unavailable"
+        elif (read_status(args.dataset, args.data_dir) or {}).get("status") == "ok":
+            reason = missing_requirement(base_model, args.dataset, dataset_path(args.dataset, args.data_dir).parent)
+        if reason:
+            prepare_run_dir(out, args.overwrite)
+            write_not_run(out, args.model, args.dataset, args.seed, reason)
+            print(f"not run ({reason}): wrote {out / 'metrics.json'}")
+            return 0
+    resolve_config(base_model, args.dataset, model_sets)  # unimplemented model or bad setting: fail before work
     prepare_run_dir(out, args.overwrite)
-    if args.allow_unavailable and (read_status(args.dataset, args.data_dir) or {}).get("status") == "unavailable":
-        write_not_run(out, args.model, args.dataset, args.seed, "dataset unavailable")
-        print(f"{args.dataset} is unavailable: wrote a 'not run' record to {out / 'metrics.json'}")
-        return 0
     seed_everything(args.seed)
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
     model, mcfg = build_model(base_model, args.dataset, data.item_size, model_sets)

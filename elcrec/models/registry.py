@@ -28,6 +28,7 @@ class ModelEntry:
     impl: str | None = None  # "module:ModelClass:ConfigClass"
     settings: str | None = None  # config/models/<settings>.yaml
     overrides: dict[str, Any] = field(default_factory=dict)  # fixed settings of a variant
+    needs_files: tuple[str, ...] = ()  # files the dataset folder must hold (S3-Rec: item2attributes.json)
 
     def load(self) -> tuple[type, type] | None:
         """(model class, config dataclass), or None while the module does not exist yet."""
@@ -68,7 +69,7 @@ _ENTRIES = [
                "CL4SRec as in the ICLRec codebase: BCE + NCE of crop/mask/reorder views",
                "baselines.cl4srec:CL4SRec:CL4SRecConfig", "cl4srec", {"variant": "iclrec"}),
     ModelEntry("s3rec", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec: AAP/MIP/MAP/SP pre-training + fine-tuning",
-               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec"),
+               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", needs_files=("item2attributes.json",)),
     ModelEntry("s3rec-noattr", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec without item attributes (MIP + SP only)",
                "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", {"use_attributes": False}),
     ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking",
@@ -77,6 +78,14 @@ _ENTRIES = [
                "baselines.coserec:CoSeRec:CoSeRecConfig", "coserec"),
 ]
 MODELS: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
+
+
+def missing_requirement(name: str, dataset: str, dataset_dir: Path) -> str | None:
+    """Why ``name`` cannot run on ``dataset`` (a file the model needs is absent), or None."""
+    for needed in get_entry(name).needs_files:
+        if not (dataset_dir / needed).is_file():
+            return f"{name} needs {needed}, which {dataset} does not have"
+    return None
 
 
 def get_entry(name: str) -> ModelEntry:
