@@ -58,7 +58,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from elcrec.data.augment import OPS, AugmentConfig, augment_views
+from elcrec.data.augment import OPS, AugmentConfig, augment_views, pack_last
 from elcrec.data.batches import Batch
 from elcrec.data.sequences import SequenceData
 from elcrec.models.base import EncoderConfig, RecModel, TrainContext
@@ -177,16 +177,6 @@ def online_top1(emb: torch.Tensor, chunk: int = 2048) -> tuple[np.ndarray, np.nd
 
 
 # --- informed operators, vectorised ------------------------------------------------------------------
-def _pack(values: np.ndarray, seg: np.ndarray, n: int, max_len: int) -> torch.Tensor:
-    """(n, max_len): the last max_len values of each segment (sorted segment ids), left-padded with 0."""
-    out_len = np.bincount(seg, minlength=n)
-    end = np.cumsum(out_len)
-    idx = end[:, None] - max_len + np.arange(max_len)[None, :]
-    valid = idx >= np.maximum(end - out_len, end - max_len)[:, None]
-    out = np.where(valid, values[np.clip(idx, 0, max(len(values) - 1, 0))] if len(values) else 0, 0)
-    return torch.from_numpy(out.astype(np.int64))
-
-
 def informed_views(items: np.ndarray, starts: np.ndarray, lengths: np.ndarray, insert: np.ndarray, rate: np.ndarray,
                    neighbour: np.ndarray, max_len: int, rng: np.random.Generator) -> torch.Tensor:
     """Insert (``insert[i]`` True) or Substitute each sequence with ``max(int(rate * L), 1)`` random positions."""
@@ -209,7 +199,7 @@ def informed_views(items: np.ndarray, starts: np.ndarray, lengths: np.ndarray, i
     out[slot], out_seg[slot] = values, seg
     ins = np.flatnonzero(grow)
     out[slot[ins] - 1], out_seg[slot[ins] - 1] = similar[ins], seg[ins]
-    return _pack(out, out_seg, n, max_len)
+    return pack_last(out, out_seg, n, max_len)
 
 
 class CoSeRec(RecModel):

@@ -90,8 +90,11 @@ def augment_views(
         order = np.lexsort((rng.random(len(idx)), seg[idx]))
         values[idx] = values[idx[order]]
 
-    # last max_len kept items of each sequence, left-padded
-    values, seg = values[keep], seg[keep]
+    return pack_last(values[keep], seg[keep], n, max_len)
+
+
+def pack_last(values: np.ndarray, seg: np.ndarray, n: int, max_len: int) -> torch.Tensor:
+    """(n, max_len): the last max_len values of each segment (``seg``: sorted segment ids), left-padded with 0."""
     out_len = np.bincount(seg, minlength=n)
     end = np.cumsum(out_len)
     idx = end[:, None] - max_len + np.arange(max_len)[None, :]
