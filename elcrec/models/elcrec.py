@@ -142,12 +142,12 @@ class ELCRec(RecModel):
         enc = self.encoder
         assert batch.views is not None
         b = batch.input_ids.shape[0]
-        # The original's five encoder passes per step (the sequences, the two views for seq-CL, the same two
-        # views again for intent-CL), each with its own dropout, computed in one batched call: every row is
-        # encoded independently, so this is the same arithmetic with fewer, larger kernels.
-        passes = [batch.input_ids, *batch.views] + (list(batch.views) if self.cfg.use_icl else [])
-        out = enc(torch.cat(passes, 0))
-        seq_out, views_out, views_again = out[:b], out[b : 3 * b], out[3 * b :]
+        # The original's three encoder calls per step (B sequences, the 2B views for seq-CL, the same 2B views again
+        # for intent-CL: five passes of the batch, each with its own dropout). One concatenated call would be the
+        # same arithmetic, but measured 18% slower per step on a 2-core CPU (larger activations fall out of cache).
+        seq_out = enc(batch.input_ids)
+        views = torch.cat(batch.views, 0)
+        views_out = enc(views)
         terms = {"rec": bce_next_item(seq_out, batch.target_pos, batch.target_neg, enc.item_embeddings.weight)}
         flat = self._fuse(views_out)
         terms["seq_cl"] = nce_loss(flat[:b], flat[b:], self.cfg.temperature)
@@ -160,6 +160,6 @@ class ELCRec(RecModel):
                 terms["cluster"] = cluster
             if self.cfg.use_icl:
                 intents = self.cluster_centers[d_hc.detach().argmin(-1)]
-                pooled = views_again.mean(1)  # the second encoding of the views (fresh dropout), as the original
+                pooled = enc(views).mean(1)  # the views encoded again (fresh dropout), as the original
                 terms["intent_cl"] = intent_nce_loss(pooled[:b], pooled[b:], intents, self.cfg.temperature)
         return terms
