@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 import torch
 
 from elcrec.data.batches import Batch
@@ -26,13 +28,6 @@ from elcrec.models.registry import build_model
 from elcrec.nn.losses import bce_next_item
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread is as fast, and OpenMP spin-waits make 2 threads crawl on a loaded 2-core box."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 ITEM_SIZE = 20  # pad 0, items 1..18, mask id 19

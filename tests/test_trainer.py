@@ -17,6 +17,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 import torch
 
 from elcrec.checkpoint import load_encoder, load_state_dict
@@ -29,13 +31,6 @@ from elcrec.runs import FINAL_FILES, RESUME, prepare_run_dir
 from elcrec.train import TrainConfig, Trainer, seed_everything
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread is as fast, and OpenMP spin-waits make 2 threads crawl on a loaded 2-core box."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 METRICS = ["HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"]

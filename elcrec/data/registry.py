@@ -60,6 +60,19 @@ def _amazon(name: str, seq_sha: str, attr_sha: str, users: int, items: int, inte
     )
 
 
+def _subsample(parent: str, every: int, users: int, items: int, inter: int) -> DatasetSpec:
+    return DatasetSpec(
+        name=f"{parent}-sub{every}",
+        kind="derived",
+        description=f"every {every}th user of {parent}, items renumbered (quick preset and CI; not comparable with it)",
+        parent=parent,
+        recipe="subsample",
+        params={"every": every},
+        expected={"users": users, "items": items, "interactions": inter},
+        licence=f"as {parent}",
+    )
+
+
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
@@ -106,26 +119,8 @@ DATASETS: dict[str, DatasetSpec] = {
             recipe="mind",
             licence="Microsoft Research License Terms (non-commercial research); accept them on msnews.github.io",
         ),
-        DatasetSpec(
-            name="Beauty-sub10",
-            kind="derived",
-            description="every 10th user of Beauty, items renumbered (quick preset and CI; not comparable with Beauty)",
-            parent="Beauty",
-            recipe="subsample",
-            params={"every": 10},
-            expected={"users": 2237, "items": 7905, "interactions": 19566},
-            licence="as Beauty",
-        ),
-        DatasetSpec(
-            name="ml-1m-sub10",
-            kind="derived",
-            description="every 10th user of ml-1m, items renumbered (quick preset; not comparable with ml-1m)",
-            parent="ml-1m",
-            recipe="subsample",
-            params={"every": 10},
-            expected={"users": 604, "items": 3289, "interactions": 105682},
-            licence="as ml-1m",
-        ),
+        _subsample("Beauty", 10, 2237, 7905, 19566),
+        _subsample("ml-1m", 10, 604, 3289, 105682),
     )
 }
 
