@@ -42,6 +42,7 @@ from torch import nn
 from tqdm import tqdm
 
 from elcrec.data.batches import Batch, epoch_rng
+from elcrec.data.registry import ATTRIBUTE_FILE
 from elcrec.data.sequences import SequenceData
 from elcrec.errors import CheckpointError, ConfigError, DataError, HarnessError
 from elcrec.models.base import EncoderConfig, RecModel, TrainContext
@@ -50,7 +51,6 @@ from elcrec.nn.losses import bce_next_item
 PRETRAIN_MASK_VALUE = -1e8  # the original's additive padding mask in pre-training (fine-tuning uses -10000)
 PRETRAIN_STREAM = 53  # numpy stream id of the pre-training draws (the trainer's epochs use stream 0)
 LENGTH_GROUPS = 4  # pre-training rows are encoded in this many length-sorted groups (see encode_bidirectional)
-ATTRIBUTE_FILE = "item2attributes.json"
 ATTRIBUTE_KEYS = ("attribute_embeddings.", "aap_norm.", "map_norm.")
 
 

@@ -6,7 +6,8 @@
 Each model is built with its paper settings for the dataset, initialised (ELCRec's k-means, S3-Rec's
 pre-training: timed apart as ``init_s``), then trained for ``--epochs`` full epochs exactly as the trainer does
 (same batches, losses, optimiser, validation). Printed per model: median train and validation seconds per epoch,
-init seconds, the process's peak RSS so far, and the matmul GFLOP/s measured in the same process before and after
+init seconds, the process's peak RSS so far (and with ``--device cuda`` the model's own peak GPU memory, allocated
+and reserved, reset before each model), and the matmul GFLOP/s measured in the same process before and after
 (the machine is shared: compare runs only relative to it). ``--steps N`` times only the first N steps of an epoch
 and extrapolates (marked ``extrapolated``), for quick profiling.
 """
@@ -30,7 +31,16 @@ from elcrec.profiling import peak_rss_mb
 from elcrec.train import TrainConfig, Trainer, seed_everything
 
 
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":  # kernels are asynchronous: wait before reading the clock
+        torch.cuda.synchronize(device)
+
+
 def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
     seed_everything(args.seed)
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
     sets = {}
@@ -43,10 +53,11 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
     data.max_len = mcfg.max_len
     cfg = TrainConfig(**{k: v for k, v in model.train_overrides.items() if k in {f.name for f in dataclasses.fields(TrainConfig)}})
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(model, data, cfg, Path(tmp), torch.device("cpu"), args.seed, {"model": name},
+        trainer = Trainer(model, data, cfg, Path(tmp), device, args.seed, {"model": name},
                           sequence_path(args.dataset, args.data_dir).parent)
         start = time.perf_counter()
         model.on_train_start(trainer.context(0))
+        _sync(device)
         init_s = time.perf_counter() - start
         if args.steps:
             builder = trainer.builder
@@ -58,14 +69,21 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
         for epoch in range(args.epochs):
             t0 = time.perf_counter()
             trainer.train_epoch(epoch)
+            _sync(device)
             t1 = time.perf_counter()
             trainer.evaluate("valid")
+            _sync(device)
             train_s.append(t1 - t0)
             valid_s.append(time.perf_counter() - t1)
         if args.steps:
             train_s = [t * full / min(args.steps, full) for t in train_s]
     train_med, valid_med = statistics.median(train_s), statistics.median(valid_s)
-    return {"model": name, "dataset": args.dataset, "epochs_timed": args.epochs,
+    gpu = {}
+    if device.type == "cuda":
+        gpu = {"gpu": torch.cuda.get_device_name(device),
+               "peak_gpu_allocated_mb": round(torch.cuda.max_memory_allocated(device) / 2**20),
+               "peak_gpu_reserved_mb": round(torch.cuda.max_memory_reserved(device) / 2**20)}
+    return {**gpu, "model": name, "dataset": args.dataset, "epochs_timed": args.epochs,
             "extrapolated_from_steps": args.steps or None, "init_s": round(init_s, 2),
             "train_s_per_epoch": round(train_med, 2), "valid_s_per_epoch": round(valid_med, 2),
             "epoch_s": round(train_med + valid_med, 2), "peak_rss_mb": round(peak_rss_mb()),
@@ -80,6 +98,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="time only the first N steps and extrapolate")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--set", action="append", help="model setting KEY=VALUE (every model) or MODEL:KEY=VALUE")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
     parser.add_argument("--data-mirror")
     parser.add_argument("--data-dir")
     args = parser.parse_args()

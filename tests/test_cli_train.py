@@ -29,6 +29,33 @@ def test_derived_dataset_counts_and_provenance(sub10: Path) -> None:
     assert status["files"][0]["sha256"] == "226cce9c3105299ca0db9615d7d3fb32b3175e90da43100ae352599f0f0107b8"
 
 
+def test_derived_dataset_carries_remapped_item_attributes(sub10: Path) -> None:
+    """Each user's k-th item in the subsample has the attributes of the same user's k-th item in Beauty."""
+    child = SequenceData.from_file(sub10 / "Beauty-sub10" / "Beauty-sub10.txt")
+    parent = SequenceData.from_file(sub10 / "Beauty" / "Beauty.txt")
+    child_attrs = json.loads((sub10 / "Beauty-sub10" / "item2attributes.json").read_text())
+    parent_attrs = json.loads((sub10 / "Beauty" / "item2attributes.json").read_text())
+    assert len(child_attrs) == 7905  # every Beauty item has attributes, so every subsample item does
+    for user in (0, 1, 500, 2236):
+        mine = child.items[child.offsets[user]:child.offsets[user + 1]]
+        theirs = parent.items[parent.offsets[10 * user]:parent.offsets[10 * user + 1]]
+        assert [child_attrs[str(i)] for i in mine] == [parent_attrs[str(i)] for i in theirs]
+    status = json.loads((sub10 / "Beauty-sub10" / "status.json").read_text())
+    assert [f["file"] for f in status["files"]] == ["Beauty.txt", "item2attributes.json"]
+
+
+def test_s3rec_with_attributes_trains_on_the_subsample(sub10: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    rc = main(["train", "--dataset", "Beauty-sub10", "--model", "s3rec", "--seed", "1", "--max-epochs", "1",
+               "--out", str(out), "--data-dir", str(sub10), "--set", "pretrain_epochs=1", "--set", "layers=1",
+               "--device", "cpu"])
+    assert rc == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    pretrain = (out / "pretrain_log.csv").read_text().splitlines()
+    assert metrics["status"] == "ok" and len(pretrain) == 2
+    assert {"pretrain_aap", "pretrain_map"} <= set(pretrain[0].split(","))
+
+
 def test_train_named_variant_writes_a_complete_run(sub10: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     rc = main(["train", "--dataset", "Beauty-sub10", "--model", "elcrec~alpha=0.5", "--seed", "3", "--max-epochs", "1",

@@ -22,7 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from elcrec.data import recipes
-from elcrec.data.registry import DatasetSpec, RemoteFile, get_spec
+from elcrec.data.registry import ATTRIBUTE_FILE, DatasetSpec, RemoteFile, get_spec
 from elcrec.errors import ChecksumError, DataError, UnavailableError
 from elcrec.fileio import atomic_path, sha256_file, write_json
 
@@ -158,8 +158,12 @@ def _derive(spec: DatasetSpec, folder: Path, data_dir: Any, mirror: Any) -> dict
     except DataError:
         out.unlink(missing_ok=True)
         raise
-    return {"method": f"derived from {spec.parent} by recipes.build_{spec.recipe}({spec.params})",
-            "files": [{"file": parent.name, "source": str(parent), "sha256": sha256_file(parent)}]}
+    files = [{"file": parent.name, "source": str(parent), "sha256": sha256_file(parent)}]
+    derived_attributes = folder / ATTRIBUTE_FILE
+    if derived_attributes.is_file():
+        files.append({"file": derived_attributes.name, "derived_from": str(parent.parent / ATTRIBUTE_FILE),
+                      "sha256": sha256_file(derived_attributes)})
+    return {"method": f"derived from {spec.parent} by recipes.build_{spec.recipe}({spec.params})", "files": files}
 
 
 def read_status(name: str, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
@@ -216,7 +220,7 @@ def prepare_dataset(
         return None
     if spec.attributes is not None:
         try:
-            info["files"].append(obtain(spec.attributes, folder / "item2attributes.json", mirror_path))
+            info["files"].append(obtain(spec.attributes, folder / ATTRIBUTE_FILE, mirror_path))
         except UnavailableError as exc:  # only S3-Rec's attribute objectives need it
             print(f"WARNING: {name}: item attributes unavailable ({exc}); S3-Rec's AAP/MAP cannot run", file=sys.stderr)
     seq = folder / spec.filename

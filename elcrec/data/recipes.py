@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from elcrec.data.registry import ATTRIBUTE_FILE
 from elcrec.errors import DataError
 from elcrec.fileio import atomic_path
 
@@ -68,12 +69,16 @@ def _line_error(zip_path: PathLike, member: str, line_no: int, what: str) -> Dat
     return DataError(f"{zip_path}:{member}, line {line_no}: {what}; {_REDOWNLOAD.format(zip=zip_path)}")
 
 
-def _write_sequences(out_path: PathLike, user_ids: np.ndarray, users: np.ndarray, items: np.ndarray) -> dict:
+def _write_sequences(out_path: PathLike, user_ids: np.ndarray, users: np.ndarray, items: np.ndarray,
+                     original_ids: list[np.ndarray] | None = None) -> dict:
     """Write grouped long-format rows (``users`` contiguous per user) with items renumbered by first appearance.
 
     ``user_ids`` is the id written for each group, in order. Written as bytes so lines end in LF everywhere.
+    ``original_ids``, when given a list, receives the original id of each new id 1..M (entry M-1 is item M).
     """
     codes, uniques = pd.factorize(items, sort=False)
+    if original_ids is not None:
+        original_ids.append(np.asarray(uniques))
     tokens = (codes + 1).astype(str)
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     ends = np.r_[starts[1:], len(users)]
@@ -188,7 +193,8 @@ def build_subsample(parent_path: PathLike, out_path: PathLike, every: int) -> di
     """Every ``every``-th user of a sequence file (users 1, 1+every, ...), items renumbered 1..M by first appearance.
 
     For quick presets and CI: a deterministic, much smaller dataset with the same format and split; its numbers are
-    not comparable with the full dataset's.
+    not comparable with the full dataset's. Where the parent folder holds S3-Rec's ``item2attributes.json``, the
+    subsample gets its own, keyed by the new item ids (attribute ids unchanged), so S3-Rec's AAP/MAP run on it too.
     """
     from elcrec.data.sequences import parse_sequence_file
 
@@ -197,4 +203,28 @@ def build_subsample(parent_path: PathLike, out_path: PathLike, every: int) -> di
     lengths = (offsets[1:] - offsets[:-1])[keep]
     rows = np.repeat(np.arange(len(keep)), lengths)
     flat = np.concatenate([items[offsets[u] : offsets[u + 1]] for u in keep])
-    return _write_sequences(out_path, np.arange(1, len(keep) + 1), rows, flat)
+    original: list[np.ndarray] = []
+    built = _write_sequences(out_path, np.arange(1, len(keep) + 1), rows, flat, original)
+    parent_attributes = Path(parent_path).parent / ATTRIBUTE_FILE
+    if parent_attributes.is_file():
+        remap_attributes(parent_attributes, Path(out_path).parent / ATTRIBUTE_FILE, original[0])
+    return built
+
+
+
+def remap_attributes(parent: PathLike, out: PathLike, original_ids: np.ndarray) -> int:
+    """Write S3-Rec's ``{item id: [attribute ids]}`` for renumbered items: new id i+1 takes the entry of
+    ``original_ids[i]``. Items the parent file lists no attributes for stay absent, as there. Returns the count.
+    """
+    import json
+
+    try:
+        table = json.loads(Path(parent).read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{parent}: not a readable item2attributes JSON ({exc}); delete it and prepare the parent "
+                        "dataset again") from None
+    derived = {str(new): table[str(old)] for new, old in enumerate(original_ids.tolist(), start=1)
+               if str(old) in table}
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(derived))
+    return len(derived)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from elcrec.errors import ConfigError
 
 ICLREC_RAW = "https://raw.githubusercontent.com/salesforce/ICLRec/2890e6c3ff6a22c6699fc19cb863b66786c1cde4/data"
+ATTRIBUTE_FILE = "item2attributes.json"  # S3-Rec's item -> attribute ids, kept in each dataset's folder
 S3REC_RAW = "https://raw.githubusercontent.com/RUCAIBox/CIKM2020-S3Rec/2a81540ae18615d88ef88227b0c066e5b74781e5/data"
 
 

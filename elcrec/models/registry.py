@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from elcrec.data.registry import ATTRIBUTE_FILE
 from elcrec.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config" / "models"
@@ -69,7 +70,7 @@ _ENTRIES = [
                "CL4SRec as in the ICLRec codebase: BCE + NCE of crop/mask/reorder views",
                "baselines.cl4srec:CL4SRec:CL4SRecConfig", "cl4srec", {"variant": "iclrec"}),
     ModelEntry("s3rec", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec: AAP/MIP/MAP/SP pre-training + fine-tuning",
-               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", needs_files=("item2attributes.json",)),
+               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", needs_files=(ATTRIBUTE_FILE,)),
     ModelEntry("s3rec-noattr", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec without item attributes (MIP + SP only)",
                "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", {"use_attributes": False}),
     ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking",
