@@ -23,6 +23,7 @@ rule significance:
         run_files(),
     output:
         report("results/significance/report.md", caption="report/significance.rst", category="Significance"),
+        expand("results/significance/{dataset}.csv", dataset=config["datasets"]),
     log:
         "logs/analysis/significance.log",
     conda:

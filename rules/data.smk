@@ -34,7 +34,9 @@ rule datasets_table:
     input:
         stats_files(),
     output:
-        multiext("paper_tables/datasets", ".md", ".csv", ".tex"),
+        report("paper_tables/datasets.md", caption="report/table.rst", category="Tables"),
+        "paper_tables/datasets.csv",
+        "paper_tables/datasets.tex",
     log:
         "logs/tables/datasets.log",
     conda:

@@ -122,6 +122,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         _subsample("Beauty", 10, 2237, 7905, 19566),
         _subsample("ml-1m", 10, 604, 3289, 105682),
+        _subsample("Beauty", 100, 224, 1625, 1917),  # the tiny preset: the whole workflow in CI
     )
 }
 

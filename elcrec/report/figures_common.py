@@ -2,7 +2,9 @@
 
 Figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure`` on the Agg canvas), so no
 pyplot state, no GUI backend and no global style leaks into the rest of the process. Every figure carries its
-caption three ways: drawn under the panels, in the PDF's Subject and in the PNG's Description metadata.
+caption three ways: drawn under the panels, in the PDF's Subject and in the PNG's Description metadata. The PNG
+also carries a ``Panels`` text chunk (JSON: each panel's title and its counts of lines, bars and point sets), so a
+test or a script can check what a saved figure shows without parsing pixels.
 """
 from __future__ import annotations
 
@@ -189,13 +191,28 @@ def output_paths(prefix: str | Path) -> tuple[Path, Path]:
     return prefix.parent / f"{prefix.name}.pdf", prefix.parent / f"{prefix.name}.png"
 
 
+def describe_panels(fig: Figure) -> list[dict[str, Any]]:
+    """Each visible data panel (an axes with something plotted): title, lines, bars and scatter sets.
+
+    Grid lines are not artists in ``ax.lines``; error bars count as lines, as matplotlib stores them.
+    """
+    panels = []
+    for ax in fig.axes:
+        if not (ax.lines or ax.patches or ax.collections or ax.texts):
+            continue
+        panels.append({"title": ax.get_title(), "lines": len(ax.lines), "bars": len(ax.patches),
+                       "point_sets": len(ax.collections),
+                       "placeholder": any(t.get_gid() == "placeholder" for t in ax.texts)})
+    return panels
+
+
 def save_figure(fig: Figure, prefix: str | Path) -> list[Path]:
     """Write ``prefix.pdf`` and ``prefix.png`` atomically, reproducibly (no timestamps), caption in metadata."""
     pdf, png = output_paths(prefix)
     caption = figure_caption(fig)
     meta = {"pdf": {"Title": pdf.stem, "Subject": caption, "Creator": "elcrec.report.figures",
                     "CreationDate": None},
-            "png": {"Title": png.stem, "Description": caption}}
+            "png": {"Title": png.stem, "Description": caption, "Panels": json.dumps(describe_panels(fig))}}
     with matplotlib.rc_context(STYLE):
         for path, fmt in ((pdf, "pdf"), (png, "png")):
             with atomic_path(path) as tmp:

@@ -1,0 +1,130 @@
+"""The whole workflow on the tiny preset: every rule runs and every declared output is written and non-empty.
+
+One ``snakemake all`` (about two minutes on 2 cores) into a temporary folder, then: every output file that the
+DAG declares (``snakemake --summary``) exists and is non-empty; every paper table exists in .md/.csv/.tex; each
+figure's PNG holds the panels expected for this preset (read from the ``Panels`` metadata that
+``save_figure`` writes from the figure itself); MIND-small (not in the offline mirror) shows up as "not run"
+rather than failing the workflow; and rebuilding one figure alone touches nothing else.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+TABLES = ["datasets", "table1_main", "table_efficiency", "table_ml1m", "table_mind", "table_ablation"]
+FIGURES = ["ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsne", "intent_by_activity"]
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, shared: Path, *targets: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *extra,
+           "--config", f"data_mirror={shared / 'data'}", "preset=tiny", "--", *targets]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELCREC_DATA")}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env=env)
+
+
+@pytest.fixture(scope="module")
+def workdir(shared_dir: Path, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("tiny-workflow")
+    result = snakemake(work, shared_dir, "all")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return work
+
+
+def panels(path: Path) -> list[dict]:
+    return json.loads(Image.open(path).text["Panels"])
+
+
+def test_every_declared_output_exists_and_is_non_empty(workdir: Path, shared_dir: Path) -> None:
+    result = snakemake(workdir, shared_dir, "all", extra=("--summary",))
+    assert result.returncode == 0, result.stderr[-4000:]
+    rows = [line.split("\t") for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert len(rows) > 80  # 2 x 12 x 2 runs, 4 sensitivity runs, tables, figures, data
+    for output, *_, status, plan in rows:
+        path = workdir / output
+        assert path.exists(), output
+        assert path.is_dir() or path.stat().st_size > 0, f"{output} is empty"
+        assert status == "ok" and plan == "no update", (output, status, plan)
+
+
+def test_every_table_in_three_formats(workdir: Path) -> None:
+    for table in TABLES:
+        for ext in ("md", "csv", "tex"):
+            assert (workdir / "paper_tables" / f"{table}.{ext}").stat().st_size > 0, f"{table}.{ext}"
+        assert "\\toprule" in (workdir / "paper_tables" / f"{table}.tex").read_text()
+    assert "not run: dataset unavailable" in (workdir / "paper_tables" / "table_mind.md").read_text()
+    assert (workdir / "paper_tables" / "reproduction.md").read_text().count("\n") > 20
+
+
+def test_summary_has_every_run(workdir: Path) -> None:
+    summary = pd.read_csv(workdir / "results" / "summary.csv")
+    runs = summary.groupby(["dataset", "model", "seed"]).status.first()
+    beauty = runs.loc["Beauty-sub100"]
+    assert (beauty == "ok").all() and len(beauty) == 12 * 2 + 4  # 12 models x 2 seeds + 4 sensitivity runs
+    assert runs.loc["MIND-small"].str.startswith("not run").all()
+
+
+def test_figures_hold_the_expected_panels(workdir: Path) -> None:
+    for name in FIGURES:
+        for ext in ("pdf", "png"):
+            assert (workdir / "figures" / f"{name}.{ext}").stat().st_size > 5000, f"{name}.{ext}"
+    ablation = panels(workdir / "figures" / "ablation.png")  # one panel per dataset, one bar per variant
+    assert len(ablation) == 2 and all(p["bars"] == 4 for p in ablation)
+    for name in ("sensitivity_alpha", "sensitivity_k"):  # one panel, our line + the default-value marker
+        (panel,) = panels(workdir / "figures" / f"{name}.png")
+        assert panel["lines"] >= 1 and not panel["placeholder"]
+    convergence = panels(workdir / "figures" / "convergence.png")  # validation HR@5 and loss per dataset
+    assert len(convergence) == 2 and all(p["lines"] == 2 for p in convergence)  # one line per seed
+    tsne = panels(workdir / "figures" / "tsne.png")  # one panel per snapshot: users and centres
+    assert len(tsne) >= 2 and all(p["point_sets"] == 2 for p in tsne)
+    activity = panels(workdir / "figures" / "intent_by_activity.png")  # 4 groups x (top-3 + bottom-3) bars
+    assert [p["title"].split(" (")[0] for p in activity] == ["new", "low", "medium", "high"]
+    assert all(p["bars"] == 6 for p in activity)
+
+
+def test_one_figure_rebuilds_alone(workdir: Path, shared_dir: Path) -> None:
+    target = workdir / "figures" / "ablation.pdf"
+    rebuilt = {target, target.with_suffix(".png")}  # the rule writes both
+    before = {p: p.stat().st_mtime_ns for p in workdir.rglob("*") if p.is_file() and p not in rebuilt
+              and not {".snakemake", "logs"} & set(p.relative_to(workdir).parts)}
+    target.unlink()
+    result = snakemake(workdir, shared_dir, "figures/ablation.pdf")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert target.stat().st_size > 5000
+    assert "figure_from_runs" in result.stderr and "rule train" not in result.stderr
+    changed = [str(p) for p, t in before.items() if p.exists() and p.stat().st_mtime_ns != t]
+    assert changed == [], changed
+
+
+def test_report_bundles_everything_and_renders_in_headless_chromium(workdir: Path, shared_dir: Path) -> None:
+    """``snakemake --report`` embeds every figure and table; Chromium runs its JavaScript and shows the sections."""
+    result = snakemake(workdir, shared_dir, extra=("--report", str(workdir / "report.html")))
+    assert result.returncode == 0, result.stderr[-4000:]
+    html = (workdir / "report.html").read_text()
+    for name in [f"{f}.png" for f in FIGURES] + [f"{t}.md" for t in TABLES] + ["reproduction.md", "report.md",
+                                                                              "summary.csv"]:
+        assert f'"{name}"' in html, f"{name} is not in the report"
+    browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),
+                   None)
+    if browser is None:
+        if os.environ.get("ELCREC_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("no headless Chromium found and ELCREC_REQUIRE_CHROMIUM=1 (install the chromium package)")
+        pytest.skip("no Chromium to render the report with (CI installs one)")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+                          "--dump-dom", (workdir / "report.html").as_uri()],
+                         capture_output=True, text=True, timeout=180).stdout
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", dom[dom.find("<body"):], flags=re.S)
+    text = " ".join(re.sub(r"<[^>]+>", " ", body).split())
+    for section in ("Workflow", "Statistics", "Figures", "Reproduction", "Results", "Significance", "Tables"):
+        assert section in text, f"the rendered report shows no {section!r} section: {text[:500]}"
+    assert "preset tiny" in text  # the workflow description, rendered from rules/report/workflow.rst
