@@ -98,3 +98,14 @@ def test_verdicts_follow_the_evidence(tmp_path: Path) -> None:
     assert e1.verdict == SUPPORTED and "Beauty -" in e1.evidence
     assert claims["E2"].verdict == UNTESTABLE  # the average needs all four datasets
     assert claims["T1.1"].verdict == UNTESTABLE  # Sports not run at all
+
+
+def test_runs_on_subsamples_only_are_flagged_up_front(report: tuple[Path, list[Claim], str], tmp_path: Path) -> None:
+    assert "None of the paper's datasets" not in report[2]
+    make_grid(tmp_path, datasets=("Beauty-sub10",), models=("elcrec", "iclrec"), seeds=(1, 2))
+    out = tmp_path / "reproduction.md"
+    claims = build_reproduction(tmp_path / "results" / "runs", out)
+    text = out.read_text()
+    head = text[:text.index("## How to read this report")]
+    assert "None of the paper's datasets has a finished run here** (finished: Beauty-sub10)" in head
+    assert all(c.verdict == UNTESTABLE for c in claims)

@@ -216,7 +216,7 @@ def test_not_run_model_is_listed_not_dropped(report: Path) -> None:
         assert len(bert) == 6
         assert (bert["note"] == NOT_RUN).all() and bert["p_welch"].isna().all()
     text = (report / "report.md").read_text()
-    assert text.count("Not run: BERT4Rec (bert4rec): not run: dataset unavailable") == 2
+    assert text.count("Not run: dataset unavailable: BERT4Rec (`bert4rec`)") == 2
     assert "| BERT4Rec | not run |" in text
 
 
@@ -251,3 +251,30 @@ def test_too_few_seeds_in_the_report(tmp_path: Path) -> None:
     assert (base["hypothesis"] == "H1: mean(elcrec) > mean(iclrec)").all()
     text = (out / "report.md").read_text()
     assert "no seed-level p-value (too few seeds: n=1 vs n=3; no p-value)" in text
+
+
+def test_dataset_without_finished_runs_gets_one_short_section(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    make_grid(root, datasets=("Beauty",), seeds=(1, 2))
+    for model in MAIN:
+        for seed in (1, 2):
+            make_run(root, "MIND-small", model, seed, status=NOT_RUN)
+    write_significance(root / "results" / "runs", tmp_path / "sig", n_resamples=200)
+    text = (tmp_path / "sig" / "report.md").read_text()
+    mind = text[text.index("## MIND-small"):]
+    assert mind.startswith("## MIND-small\n\nNo model has a finished run on MIND-small, so nothing is tested here.")
+    assert f"- {NOT_RUN}: ELCRec, ICLRec, SASRec" in mind and "|" not in mind  # no tables of "not run" cells
+
+
+def test_ties_and_zero_means_are_worded_as_such() -> None:
+    from elcrec.report.significance_report import _cell, _headline
+
+    base = {"model_a": "elcrec", "model_b": "iclrec", "metric": "HR@5", "mean_a": 0.01, "mean_b": 0.01,
+            "diff": 0.0, "rel_diff_pct": 0.0, "p_welch": 1.0, "p_welch_holm": 1.0, "p_paired": None,
+            "p_paired_holm": None, "significant": False, "note": "", "_alpha": 0.05}
+    tie = _headline("Beauty", pd.Series(base), "two-sided", 1, 0.05, strongest=True)
+    assert "ELCRec ties with ICLRec" in tie and "behind" not in tie
+    zero = pd.Series({**base, "mean_b": 0.0, "diff": 0.01, "rel_diff_pct": None})
+    assert _cell(zero).startswith("+0.0100 abs · 1")
+    assert "is ahead of ICLRec (the strongest baseline on this metric) on Beauty HR@5 by +0.0100 abs" in _headline(
+        "Beauty", zero, "two-sided", 1, 0.05, strongest=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from elcrec.report.formatting import fmt
-from elcrec.report.names import MEMORY_KINDS, TABLE1_COLUMNS, dataset_label
+from elcrec.report.names import DATASET_ORDER, MEMORY_KINDS, TABLE1_COLUMNS, dataset_label
 from elcrec.report.reproduction_base import Compared, Report
 from elcrec.report.tables import md_table
 
@@ -60,6 +60,15 @@ def render(rep: Report, runs_root: Path) -> str:
     kinds = sorted({MEMORY_KINDS.get(k, k) for k in ok["memory_kind"].dropna()}) if not ok.empty else []
     seeds = sorted({int(s) for s in ok["seed"]}) if not ok.empty else []
     verdicts = pd.Series([c.verdict for c in rep.claims]).value_counts().to_dict()
+    finished = set(ok["dataset"]) if not ok.empty else set()
+    paper_sets = [d for d in DATASET_ORDER if d in finished]
+    scope = []
+    if not paper_sets:
+        others = ", ".join(sorted(finished)) or "none"
+        scope = ["", f"> **None of the paper's datasets has a finished run here** (finished: {others}), so every claim "
+                 "below says *could not be tested*. Subsamples such as `Beauty-sub10` (the quick and tiny presets) "
+                 "exist to exercise the pipeline; the paper reports nothing on them. Run the paper preset "
+                 "(`snakemake --cores 8 all`) to test the claims."]
     lines = [
         "# Reproduction of ELCRec (NeurIPS 2024): the paper's numbers beside ours",
         "",
@@ -76,6 +85,7 @@ def render(rep: Report, runs_root: Path) -> str:
         f"- Hardware (profile.json): {'; '.join(devices) or 'unknown'}; memory measured as {', '.join(kinds) or '-'}.",
         "- Models of the paper's Table 1 that this harness does not implement (their published numbers are listed, "
         "ours say 'not implemented'): " + ", ".join(c.label for c in TABLE1_COLUMNS if c.harness is None) + ".",
+        *scope,
         "",
         "## How to read this report",
         "",

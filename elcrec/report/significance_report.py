@@ -99,7 +99,14 @@ def _cell(row: pd.Series) -> str:
     pw = fmt_p(row["p_welch_holm"]) + ("*" if row["p_welch_holm"] is not None and row["significant"] else "")
     pp = row["p_paired_holm"]
     pp_txt = fmt_p(pp) + ("*" if pp is not None and pp < row["_alpha"] else "")
-    return f"{fmt_pct(row['rel_diff_pct'])} · {pw} · {pp_txt}"
+    return f"{_difference(row)} · {pw} · {pp_txt}"
+
+
+def _difference(row: pd.Series) -> str:
+    """The relative difference, or the absolute one marked ``abs`` where the compared mean is 0 (no ratio)."""
+    if is_missing(row["rel_diff_pct"]) and not is_missing(row["diff"]):
+        return f"{row['diff']:+.4f} abs"
+    return fmt_pct(row["rel_diff_pct"])
 
 
 
@@ -117,7 +124,7 @@ def _family_table(frame: pd.DataFrame, metrics: Sequence[str], alpha: float) -> 
 def _headline(ds: str, row: pd.Series, alternative: str, paired_seed: int, alpha: float, strongest: bool) -> str:
     a, b = display_name(row["model_a"]), display_name(row["model_b"])
     who = f"{b} (the strongest baseline on this metric)" if strongest else b
-    pct = fmt_pct(row["rel_diff_pct"])
+    pct = _difference(row)
     side = "two-sided" if alternative == "two-sided" else "one-sided"
     paired = (f"paired per-user t-test on seed {paired_seed}: p = {fmt_p(row['p_paired'])}, Holm-adjusted "
               f"{fmt_p(row['p_paired_holm'])}" if row["p_paired"] is not None else "no paired per-user test")
@@ -127,7 +134,9 @@ def _headline(ds: str, row: pd.Series, alternative: str, paired_seed: int, alpha
     p_txt = f"Welch {side} p = {fmt_p(row['p_welch'])}, Holm-adjusted {fmt_p(row['p_welch_holm'])}"
     sig = row["p_welch_holm"] is not None and row["p_welch_holm"] < alpha
     ahead = (row["diff"] or 0.0) > 0
-    if sig and ahead:
+    if not row["diff"]:
+        verb = f"{a} ties with {who} on {ds} {row['metric']} (equal means over seeds)"
+    elif sig and ahead:
         verb = f"{a} beats {who} on {ds} {row['metric']} by {pct}"
     elif sig:
         verb = f"{a} trails {who} on {ds} {row['metric']} by {pct} (significant)"
@@ -149,6 +158,14 @@ def render_report(tables: dict[str, pd.DataFrame], runs_root: str | Path, *, alt
         models: list[str] = frame.attrs.get("models", [])
         frame = frame.astype(object).where(frame.notna(), None)
         lines += [f"## {ds}", ""]
+        finished = [m for m in models if status.get(m, "").startswith(("ok", "partial"))]
+        if not finished:
+            reasons: dict[str, list[str]] = {}
+            for m in models:
+                reasons.setdefault(status.get(m) or "not run: no run directory", []).append(display_name(m))
+            lines += [f"No model has a finished run on {ds}, so nothing is tested here."]
+            lines += [f"- {why}: {', '.join(names)}" for why, names in reasons.items()] + [""]
+            continue
         idle = [m for m in models if not is_sensitivity(m) and not status.get(m, "").startswith(("ok", "partial"))]
         partial = [m for m in models if status.get(m, "").startswith("partial")]
         sens = [m for m in models if is_sensitivity(m)]
@@ -195,7 +212,8 @@ def render_report(tables: dict[str, pd.DataFrame], runs_root: str | Path, *, alt
             lines += [to_markdown(pd.DataFrame(rows)).rstrip("\n"), ""]
         legend = ("Each cell: difference of ELCRec's mean over seeds relative to the row's model · Holm-adjusted "
                   f"Welch p over seeds · Holm-adjusted paired per-user t-test p on seed {paired_seed}; "
-                  f"`*` = adjusted p < {alpha}; n/a = no p-value (see the CSV's note).")
+                  f"`*` = adjusted p < {alpha}; n/a = no p-value (see the CSV's note); `abs` = absolute difference, "
+                  "where the row's model has mean 0 and a ratio is undefined.")
         for family, title in (("baselines", "ELCRec vs baselines"), ("ablations", "ELCRec vs ablation variants")):
             part = frame[frame["family"] == family]
             if part.empty:
@@ -204,7 +222,10 @@ def render_report(tables: dict[str, pd.DataFrame], runs_root: str | Path, *, alt
                       _family_table(part, metrics, alpha).rstrip("\n"), ""]
         extra = []
         if idle:
-            extra += [f"Not run: {display_name(m)} ({m}): {status.get(m)}" for m in idle]
+            by_reason: dict[str, list[str]] = {}
+            for m in idle:
+                by_reason.setdefault(str(status.get(m)), []).append(f"{display_name(m)} (`{m}`)")
+            extra += [f"{why.capitalize()}: {', '.join(names)}" for why, names in by_reason.items()]
         if partial:
             extra += [f"Partly run: {display_name(m)} ({m}): {status.get(m)}" for m in partial]
         if sens:
