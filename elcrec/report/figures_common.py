@@ -52,9 +52,11 @@ def styled(func: F) -> F:
 
 
 def ordered(datasets: Iterable[str]) -> list[str]:
-    """The paper's order first, then anything else alphabetically."""
-    names = set(datasets)
-    return [d for d in DATASET_ORDER if d in names] + sorted(names - set(DATASET_ORDER))
+    """The paper's order; a subsample (``Beauty-sub10``) sits right after its parent's place; others last, A-Z."""
+    def key(name: str) -> tuple[int, str]:
+        base = name.split("-sub")[0] if "-sub" in name else name
+        return (DATASET_ORDER.index(base) if base in DATASET_ORDER else len(DATASET_ORDER), name)
+    return sorted(set(datasets), key=key)
 
 
 def check_root(runs_root: str | Path) -> Path:

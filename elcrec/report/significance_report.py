@@ -62,8 +62,8 @@ def _intro(runs_root: Path, alternative: str, paired_seed: int, alpha: float, n_
         "their own HR/NDCG value, and two models are scored on the same users.",
         "- **Welch's t-test over seeds** (primary test). Compares the mean over seeds of two models without "
         "assuming equal variances; seed k of one model has no relation to seed k of another, so the samples are "
-        "treated as independent. Assumes the runs are independent and their mean is roughly normal; with 3 seeds "
-        "per model it has little power and normality cannot be checked, so read the confidence interval and "
+        "treated as independent. Assumes the runs are independent and their mean is roughly normal; with a handful "
+        "of seeds per model (3 in the paper preset) it has little power and normality cannot be checked, so read the confidence interval and "
         "the effect size, not only p.",
         f"- **Paired per-user tests on seed {paired_seed}** (the more powerful check). The per-user values of the "
         f"two models' seed-{paired_seed} runs are paired by user: paired t-test (primary), with the Wilcoxon "
