@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from baselines.bert4rec import BERT4Rec, BERT4RecConfig
-from baselines.s3rec import PretrainBatch, PretrainSampler, S3Rec, S3RecConfig, read_item_attributes
+from baselines.s3rec import (LENGTH_GROUPS, PretrainBatch, PretrainSampler, S3Rec, S3RecConfig, pretrain_groups,
+                             read_item_attributes)
 from elcrec.data import load_dataset
 from elcrec.data.batches import EpochBuilder
 from elcrec.data.sequences import SequenceData
@@ -486,3 +487,12 @@ def test_each_model_trains_one_epoch_and_writes_metrics(name: str, tmp_path: Pat
         expected = {"pretrain_mip", "pretrain_sp"} | ({"pretrain_aap", "pretrain_map"} if name == "s3rec" else set())
         assert expected <= set(first.pretrain_log[0]) and all(
             v > 0 for k, v in first.pretrain_log[0].items() if k.startswith("pretrain_"))
+
+
+def test_pretrain_groups_auto_per_device_and_explicit() -> None:
+    auto = S3RecConfig(attribute_size=ATTRIBUTE_SIZE)
+    assert pretrain_groups(auto, torch.device("cpu")) == LENGTH_GROUPS
+    assert pretrain_groups(auto, torch.device("cuda")) == 1  # no CUDA needed: only the device type is read
+    assert pretrain_groups(S3RecConfig(attribute_size=ATTRIBUTE_SIZE, pretrain_groups=2), torch.device("cpu")) == 2
+    with pytest.raises(ValueError, match="pretrain_groups"):
+        S3RecConfig(attribute_size=ATTRIBUTE_SIZE, pretrain_groups=-1).validate()
