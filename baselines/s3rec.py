@@ -336,6 +336,15 @@ class S3Rec(RecModel):
         terms["sp"] = _bce_sum(sp, torch.ones_like(sp))
         return terms
 
+    def pretrain_step(self, batch: PretrainBatch, optim: torch.optim.Optimizer, groups: int) -> dict[str, torch.Tensor]:
+        """One optimiser step on the weighted pre-training loss; returns the unweighted terms."""
+        terms = self.pretrain_losses(batch, groups)
+        total = sum(self.pretrain_weights[k] * v for k, v in terms.items())
+        optim.zero_grad(set_to_none=True)
+        total.backward()  # type: ignore[union-attr]
+        optim.step()
+        return terms
+
     def pretrain(self, ctx: TrainContext) -> None:
         cfg = self.cfg
         if ctx.data.item_size != self.encoder.item_size:
@@ -357,11 +366,7 @@ class S3Rec(RecModel):
             inner = tqdm(sampler.epoch(rng, cfg.pretrain_batch_size), total=steps, leave=False,
                          desc=f"pre-train epoch {epoch}", disable=None)
             for batch in inner:
-                terms = self.pretrain_losses(batch.to(ctx.device), groups)
-                total = sum(self.pretrain_weights[k] * v for k, v in terms.items())
-                optim.zero_grad(set_to_none=True)
-                total.backward()
-                optim.step()
+                terms = self.pretrain_step(batch.to(ctx.device), optim, groups)
                 for k, v in terms.items():
                     sums[k] += v.detach()
             # per-example averages, as the original prints them (sum over batches / (batches * batch size))

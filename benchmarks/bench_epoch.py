@@ -27,13 +27,8 @@ from benchmarks.common import matmul_gflops
 from elcrec.data import load_dataset
 from elcrec.data.fetch import sequence_path
 from elcrec.models.registry import build_model
-from elcrec.profiling import peak_rss_mb
+from elcrec.profiling import peak_rss_mb, synchronize
 from elcrec.train import TrainConfig, Trainer, seed_everything
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":  # kernels are asynchronous: wait before reading the clock
-        torch.cuda.synchronize(device)
 
 
 def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
@@ -57,7 +52,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
                           sequence_path(args.dataset, args.data_dir).parent)
         start = time.perf_counter()
         model.on_train_start(trainer.context(0))
-        _sync(device)
+        synchronize(device)
         init_s = time.perf_counter() - start
         if args.steps:
             builder = trainer.builder
@@ -69,10 +64,10 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
         for epoch in range(args.epochs):
             t0 = time.perf_counter()
             trainer.train_epoch(epoch)
-            _sync(device)
+            synchronize(device)
             t1 = time.perf_counter()
             trainer.evaluate("valid")
-            _sync(device)
+            synchronize(device)
             train_s.append(t1 - t0)
             valid_s.append(time.perf_counter() - t1)
         if args.steps:

@@ -21,6 +21,7 @@ from elcrec.data import load_dataset
 from elcrec.data.batches import epoch_rng
 from elcrec.data.fetch import dataset_dir
 from elcrec.models.registry import build_model
+from elcrec.profiling import synchronize
 from elcrec.train import seed_everything
 
 
@@ -47,16 +48,10 @@ def main() -> None:
         for i, batch in enumerate(sampler.epoch(epoch_rng(1, 0, 0), cfg.pretrain_batch_size)):
             if i == args.warmup + args.steps:
                 break
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            synchronize(device)
             start = time.perf_counter()
-            terms = model.pretrain_losses(batch.to(device), groups)
-            total = sum(model.pretrain_weights[k] * v for k, v in terms.items())
-            optim.zero_grad(set_to_none=True)
-            total.backward()
-            optim.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            model.pretrain_step(batch.to(device), optim, groups)
+            synchronize(device)
             if i >= args.warmup:
                 times.append(time.perf_counter() - start)
         step = statistics.median(times)

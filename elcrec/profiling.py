@@ -44,6 +44,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued kernels (CUDA runs asynchronously), so a clock read after it is honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 class Profiler:
     """Accumulates per-phase seconds and per-phase peak memory; survives resume through ``state``."""
 
@@ -51,20 +57,17 @@ class Profiler:
         self.device = device
         self.state: dict[str, Any] = state or {"seconds": {}, "epoch_seconds": [], "peak_mb": {}}
 
-    def _sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         if self.device.type == "cuda":
-            self._sync()
+            synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
         start = time.perf_counter()
         try:
             yield
         finally:
-            self._sync()
+            synchronize(self.device)
             self.state["seconds"][name] = self.state["seconds"].get(name, 0.0) + time.perf_counter() - start
             peaks = self.state["peak_mb"].setdefault(name, {})
             for key, value in self.memory().items():
