@@ -83,6 +83,17 @@ def close(x: torch.Tensor, y: torch.Tensor) -> bool:
     return torch.allclose(x.double(), y.double(), rtol=1e-5, atol=1e-6)
 
 
+def check_bce_and_flat_nce(model, batch: Batch, view1: torch.Tensor, view2: torch.Tensor) -> None:
+    """The loss is BCE next-item (weight 1) + 0.1 x NCE of the two views' flattened outputs, each recomputed here."""
+    terms = model.loss(batch)
+    assert set(terms) == {"rec", "seq_cl"} and model.loss_weights == {"rec": 1.0, "seq_cl": 0.1}
+    enc, b = model.encoder, len(batch)
+    with torch.no_grad():
+        out = enc(batch.input_ids)
+        assert close(terms["rec"], ref_bce(out, batch.target_pos, batch.target_neg, enc.item_embeddings.weight))
+        assert close(terms["seq_cl"], ref_nce(enc(view1).reshape(b, -1), enc(view2).reshape(b, -1)))
+
+
 # --- SASRec ------------------------------------------------------------------------------------------
 def test_sasrec_bce_matches_reference() -> None:
     data = tiny_data()
@@ -333,14 +344,7 @@ def test_cl4srec_iclrec_variant_terms_match_reference() -> None:
     aug = model.augment
     assert (aug.tau, aug.gamma, aug.beta, aug.mask_value, aug.distinct_pair) == (0.2, 0.7, 0.2, 0, False)
     batch = first_batch(model, data)
-    terms = model.loss(batch)
-    assert set(terms) == {"rec", "seq_cl"} and model.loss_weights == {"rec": 1.0, "seq_cl": 0.1}
-    enc, b = model.encoder, len(batch)
-    with torch.no_grad():
-        out = enc(batch.input_ids)
-        assert close(terms["rec"], ref_bce(out, batch.target_pos, batch.target_neg, enc.item_embeddings.weight))
-        v1, v2 = enc(batch.views[0]).reshape(b, -1), enc(batch.views[1]).reshape(b, -1)
-        assert close(terms["seq_cl"], ref_nce(v1, v2))
+    check_bce_and_flat_nce(model, batch, batch.views[0], batch.views[1])
 
 
 def test_cl4srec_variant_defaults_and_overrides() -> None:
@@ -493,14 +497,8 @@ def test_coserec_terms_and_hybrid_switch() -> None:
     known = off_best >= 0
     assert np.array_equal(model.neighbour[known], off_best[known])
     batch = first_batch(model, data)
-    terms = model.loss(batch)
-    assert set(terms) == {"rec", "seq_cl"} and model.loss_weights == {"rec": 1.0, "seq_cl": 0.1}
-    enc, b = model.encoder, len(batch)
-    with torch.no_grad():
-        out = enc(batch.input_ids)
-        v1, v2 = enc(model.views[0][batch.users]), enc(model.views[1][batch.users])
-        assert close(terms["rec"], ref_bce(out, batch.target_pos, batch.target_neg, enc.item_embeddings.weight))
-        assert close(terms["seq_cl"], ref_nce(v1.reshape(b, -1), v2.reshape(b, -1)))
+    check_bce_and_flat_nce(model, batch, model.views[0][batch.users], model.views[1][batch.users])
+    enc = model.encoder
     model.on_epoch_start(ctx_for(data, epoch=2))  # epoch > warm-up: the better of offline and online per item
     on_best, on_score = online_top1(enc.item_embeddings.weight.detach())
     expected = np.where(off_score >= on_score, off_best, on_best)
