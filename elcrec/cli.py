@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from elcrec.errors import HarnessError
+from elcrec.report.paper_tables import TABLES
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -48,23 +49,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-PAPER_TABLES = ("table1_main", "table_efficiency", "table_ml1m", "table_mind", "table_ablation")
-
-
 def cmd_table(args: argparse.Namespace) -> int:
     if args.table == "datasets":
-        from elcrec.report.datasets_table import build_datasets_table
+        from elcrec.report.datasets import build_datasets_table
 
         if not args.inputs or not args.out_prefix:
             raise HarnessError("the datasets table needs --inputs STATS.json ... and --out-prefix")
         build_datasets_table(args.inputs, args.out_prefix)
         print(Path(args.out_prefix).with_suffix(".md").read_text())
         return 0
-    from elcrec.report import paper_tables
+    from elcrec.report.paper_tables import ONE_DATASET_TABLES, builder
 
-    builder = getattr(paper_tables, args.table)
-    kwargs = {"datasets": args.datasets} if args.datasets and args.table not in ("table_ml1m", "table_mind") else {}
-    builder(args.runs, args.out_dir, **kwargs)
+    kwargs = {"datasets": args.datasets} if args.datasets and args.table not in ONE_DATASET_TABLES else {}
+    builder(args.table)(args.runs, args.out_dir, **kwargs)
     print((Path(args.out_dir) / f"{args.table}.md").read_text())
     return 0
 
@@ -284,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("table", help="build a paper table (md, csv, tex) from result files")
-    p.add_argument("table", choices=["datasets", *PAPER_TABLES])
+    p.add_argument("table", choices=["datasets", *TABLES])
     p.add_argument("--inputs", nargs="+", help="datasets table: the stats JSON files")
     p.add_argument("--out-prefix", help="datasets table: writes PREFIX.md, PREFIX.csv and PREFIX.tex")
     p.add_argument("--runs", default="results/runs", help="paper tables: the run directories' root")

@@ -28,9 +28,8 @@ import torch
 
 from elcrec.data.sequences import EvalSplit
 from elcrec.errors import HarnessError
+from elcrec.runfolder import KS, METRIC_KEYS, metrics_from_ranks, per_user_metrics  # noqa: F401 (their home)
 
-KS = (5, 10, 20)
-METRIC_KEYS = tuple(f"{m}@{k}" for m in ("HR", "NDCG") for k in KS)
 HISTORY_RULES = ("zero", "neg_inf", "none")
 TIE_RULES = ("pessimistic", "optimistic")
 
@@ -51,20 +50,6 @@ class EvalResult:
         for key, values in per_user_metrics(self.ranks).items():
             frame[key] = values
         return frame
-
-
-def per_user_metrics(ranks: np.ndarray, ks: tuple[int, ...] = KS) -> dict[str, np.ndarray]:
-    ranks = np.asarray(ranks, dtype=np.float64)
-    out: dict[str, np.ndarray] = {}
-    for k in ks:
-        out[f"HR@{k}"] = (ranks < k).astype(np.float64)
-    for k in ks:
-        out[f"NDCG@{k}"] = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
-    return out
-
-
-def metrics_from_ranks(ranks: np.ndarray, ks: tuple[int, ...] = KS) -> dict[str, float]:
-    return {key: float(v.mean()) for key, v in per_user_metrics(ranks, ks).items()}
 
 
 def _filter_history(scores: torch.Tensor, split: EvalSplit, lo: int, hi: int, history: str) -> None:

@@ -21,9 +21,8 @@ import torch
 
 from elcrec.errors import HarnessError
 from elcrec.fileio import atomic_path, write_json
+from elcrec.runfolder import FINAL_FILES, RESUME  # noqa: F401 (the layout lives there)
 
-FINAL_FILES = ("metrics.json", "per_user_test.csv", "train_log.csv", "profile.json", "config.json", "model.pt")
-RESUME = "resume.pt"
 
 
 def prepare_run_dir(out: Path, overwrite: bool) -> None:

@@ -1,5 +1,6 @@
 # Analysis: summary, significance, paper tables, reproduction report, figures (the report layer reads files only).
-PAPER_TABLES = ["table1_main", "table_efficiency", "table_ml1m", "table_mind", "table_ablation"]
+from elcrec.report.paper_tables import TABLES as PAPER_TABLES
+
 FIGURES = ["ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsne", "intent_by_activity"]
 
 

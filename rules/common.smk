@@ -6,6 +6,7 @@ from snakemake.utils import update_config, validate
 
 from elcrec.data.registry import DATASETS
 from elcrec.models.registry import MODELS
+from elcrec.runfolder import variant_name
 
 
 def _resolve_config():
@@ -54,7 +55,7 @@ def _protocol_defaults():
 def sensitivity_files():
     """Runs elcrec~alpha=V and elcrec~k=V (the dataset's own value is the plain elcrec run)."""
     sens = config["sensitivity"]
-    models = [f"elcrec~alpha={v:g}" for v in sens["alpha"]] + [f"elcrec~k={v}" for v in sens["k"]]
+    models = [variant_name("elcrec", {param: v}) for param in ("alpha", "k") for v in sens[param]]
     return expand(
         "results/runs/{dataset}/{model}/seed{seed}/metrics.json",
         dataset=[d for d in sens["datasets"] if d in config["datasets"]],

@@ -15,9 +15,10 @@ from matplotlib.container import BarContainer
 
 from elcrec.errors import HarnessError
 from elcrec.report import figures
-from elcrec.report.figures_common import figure_caption, output_paths
+from elcrec.report.figure_style import figure_caption, output_paths
 from elcrec.report.figures_intents import activity_groups, tsne
-from elcrec.report.figures_results import ABLATION_KEYS, default_value
+from elcrec.report.names import ABLATION_METRICS as ABLATION_KEYS
+from elcrec.report.sensitivity import own_value as default_value
 from fakeruns import make_run
 
 ABLATION_MODELS = ("elcrec-b", "elcrec-b-icl", "elcrec-b-elcm", "elcrec")

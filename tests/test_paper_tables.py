@@ -1,4 +1,4 @@
-"""The paper tables (elcrec/report/paper_tables.py) on synthetic run directories: markup, statistics, states."""
+"""The paper tables (elcrec/report/table1.py, efficiency.py, domains.py, ablation.py) on synthetic run directories: markup, statistics, states."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,10 @@ import pytest
 from scipy import stats
 
 from elcrec.evaluate import METRIC_KEYS
-from elcrec.report import paper_tables as pt
+from elcrec.report.efficiency import table_efficiency
+from elcrec.report.names import PAPER_METRICS, dataset_label
+from elcrec.report.paper_tables import TABLES, build_all
+from elcrec.report.table1 import table1_main
 from tests.fakeruns import make_grid, make_run
 
 def write_run(root: Path, dataset: str, model: str, seed: int, values: dict[str, float], *,
@@ -41,7 +44,7 @@ def hand(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, 
             write_run(root, "Beauty", model, seed, {k: v[i] for k, v in metrics.items()})
     for seed in (1, 2, 3):  # a dataset that could not be run
         make_run(root, "Yelp", "elcrec", seed, status="not run: dataset unavailable")
-    data = pt.table1_main(root / "results" / "runs", root / "paper_tables")
+    data = table1_main(root / "results" / "runs", root / "paper_tables")
     return root, data, (root / "paper_tables" / "table1_main.md").read_text()
 
 
@@ -95,7 +98,7 @@ def test_not_implemented_and_not_run_are_loud(hand: tuple[Path, pd.DataFrame, st
 def test_one_seed_gives_no_p_value_and_says_why(tmp_path: Path) -> None:
     for model, value in (("elcrec", 0.3), ("iclrec", 0.2)):
         write_run(tmp_path, "Beauty", model, 1, {"HR@5": value})
-    data = pt.table1_main(tmp_path / "results" / "runs", tmp_path / "out", datasets=["Beauty"])
+    data = table1_main(tmp_path / "results" / "runs", tmp_path / "out", datasets=["Beauty"])
     md = (tmp_path / "out" / "table1_main.md").read_text()
     row = md_rows(md)[("Beauty", "HR@5")]
     assert row["ELCRec"] == "**0.3000**" and row["p-value"] == "n/a"
@@ -105,14 +108,14 @@ def test_one_seed_gives_no_p_value_and_says_why(tmp_path: Path) -> None:
 
 def test_grid_bold_and_underline_follow_the_means(tmp_path: Path) -> None:
     make_grid(tmp_path, datasets=("Beauty", "Yelp"), models=("elcrec", "iclrec", "sasrec", "coserec"))
-    data = pt.table1_main(tmp_path / "results" / "runs", tmp_path / "out", datasets=["Beauty", "Yelp"])
+    data = table1_main(tmp_path / "results" / "runs", tmp_path / "out", datasets=["Beauty", "Yelp"])
     rows = md_rows((tmp_path / "out" / "table1_main.md").read_text())
     for rec in data.to_dict("records"):
         ranked = {m: rec[m] for m in ("SASRec", "ICLRec", "ELCRec")}
         order = sorted(ranked, key=lambda m: -ranked[m])
         assert (rec["best"], rec["runner_up"]) == tuple(order[:2])
-        if rec["metric"] in pt.PAPER_METRICS:
-            cells = rows[(pt.dataset_label(rec["dataset"]), rec["metric"])]
+        if rec["metric"] in PAPER_METRICS:
+            cells = rows[(dataset_label(rec["dataset"]), rec["metric"])]
             assert cells[order[0]].startswith("**") and cells[order[1]].startswith("<u>")
             assert not cells[order[2]].startswith(("**", "<u>"))
             assert cells["CoSeRec"][0].isdigit()  # shown, never ranked
@@ -129,12 +132,12 @@ def everything(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for model in ("elcrec", "iclrec"):
         for seed in (1, 2, 3):
             make_run(root, "MIND-small", model, seed, status="not run: dataset unavailable")
-    pt.build_all(root / "results" / "runs", root / "paper_tables")
+    build_all(root / "results" / "runs", root / "paper_tables")
     return root / "paper_tables"
 
 
 def test_every_table_exists_in_three_formats(everything: Path) -> None:
-    for name in pt.TABLES:
+    for name in TABLES:
         for ext in (".md", ".csv", ".tex"):
             path = everything / f"{name}{ext}"
             assert path.is_file() and path.stat().st_size > 0, path
@@ -171,7 +174,7 @@ def test_efficiency_refuses_to_compare_across_devices(tmp_path: Path) -> None:
     for seed in (1, 2):
         write_run(tmp_path, "Beauty", "iclrec", seed, {}, device="NVIDIA H100", memory_kind="cuda_max_memory_allocated")
         write_run(tmp_path, "Beauty", "elcrec", seed, {}, device="CPU: test")
-    data = pt.table_efficiency(tmp_path / "results" / "runs", tmp_path / "out", datasets=["Beauty"])
+    data = table_efficiency(tmp_path / "results" / "runs", tmp_path / "out", datasets=["Beauty"])
     row = data[(data["dataset"] == "Beauty") & (data["model"] == "ELCRec")].iloc[0]
     assert pd.isna(row["time_change_pct"]) and pd.isna(row["memory_change_pct"])
     assert "not comparable" in (tmp_path / "out" / "table_efficiency.md").read_text()

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from elcrec.report.reference import REFERENCE_DIR
-from elcrec.report.reproduction import NOT_SUPPORTED, SUPPORTED, UNTESTABLE, Claim, build_reproduction
+from elcrec.report.claims import NOT_SUPPORTED, SUPPORTED, UNTESTABLE, Claim
+from elcrec.report.reproduction import build_reproduction
 from tests.fakeruns import make_grid, make_run
 from tests.test_paper_tables import write_run
 

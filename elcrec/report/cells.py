@@ -1,8 +1,6 @@
-"""Runs as the paper tables and the reproduction report see them: one row per run, one Cell per (dataset, model),
-one Agg per quantity over seeds, and the statistics over seeds they use.
-
-Why a module of its own: ``elcrec.report.paper_tables`` and ``elcrec.report.reproduction`` must agree exactly on
-which seeds count, what a missing model says and how a p-value is computed; both read the runs through here.
+"""Runs as the paper tables, the reproduction report and the figures see them: one row per run (read by
+:func:`elcrec.runfolder.read_runs`), one :class:`Cell` per (dataset, model), one :class:`Agg` per quantity over
+seeds, and the statistics over seeds they use.
 
 * a cell is the mean over the seeds whose run finished (``status == "ok"`` with finite metrics);
 * a model the harness does not implement says ``not implemented``; a model that is implemented but has no
@@ -20,9 +18,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from elcrec.evaluate import METRIC_KEYS
-from elcrec.report.formatting import is_missing
 from elcrec.report.names import ABLATION_METRICS, ALL_METRICS, NOT_IMPLEMENTED, dataset_label
+from elcrec.report.present import is_missing
+from elcrec.runfolder import METRIC_KEYS, parse_variant, read_runs
 
 assert set(ALL_METRICS) == set(METRIC_KEYS)
 
@@ -36,7 +34,7 @@ def implemented(harness: str | None) -> bool:
         return False
     from elcrec.models.registry import MODELS
 
-    entry = MODELS.get(harness.split("~")[0])
+    entry = MODELS.get(parse_variant(harness)[0])
     if entry is None or entry.impl is None:
         return False
     module = entry.impl.split(":")[0]
@@ -44,11 +42,6 @@ def implemented(harness: str | None) -> bool:
         return find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Reading runs: elcrec.report.summary.collect_runs (one row per run x metric), pivoted to one row per run.
-# --------------------------------------------------------------------------------------------------------------
 
 
 def run_state(status: str) -> str:
@@ -66,25 +59,25 @@ def run_state(status: str) -> str:
 def load_runs(runs_root: str | Path) -> pd.DataFrame:
     """One row per seed directory under ``runs_root`` (= ``results/runs``), columns ``RUN_COLUMNS``.
 
-    Reads through :func:`elcrec.report.summary.collect_runs` (which raises on a malformed file, naming it);
     ``status`` keeps the text of metrics.json and ``state`` classifies it (:func:`run_state`).
     """
-    from elcrec.report.summary import collect_runs
-
-    tidy = collect_runs(runs_root)
-    if tidy.empty:
+    records = read_runs(runs_root)
+    if not records:
         return pd.DataFrame(columns=list(RUN_COLUMNS))
-    keys = ["dataset", "model", "seed"]
-    wide = tidy.pivot_table(index=keys, columns="metric", values="value", aggfunc="first", dropna=False)
-    wide = wide.reindex(columns=list(ALL_METRICS))
-    wide.columns.name = None
-    info = tidy.drop_duplicates(keys).set_index(keys)[
-        ["status", "train_seconds", "seconds_per_epoch", "epochs", "peak_memory_mb", "memory_kind", "device"]]
-    frame = info.join(wide).reset_index()
-    frame["state"] = frame["status"].map(run_state)
-    for col in ("memory_kind", "device"):
-        frame[col] = frame[col].where(frame[col].astype(bool), None)
-    return frame[list(RUN_COLUMNS)].sort_values(keys, ignore_index=True)
+    frame = pd.DataFrame([{"dataset": r.dataset, "model": r.model, "seed": r.seed, "status": r.status,
+                           "state": run_state(r.status), **{m: r.test.get(m, math.nan) for m in ALL_METRICS},
+                           "train_seconds": r.train_seconds, "seconds_per_epoch": r.seconds_per_epoch,
+                           "epochs": r.epochs, "peak_memory_mb": r.peak_memory_mb,
+                           "memory_kind": r.memory_kind or None, "device": r.device or None} for r in records],
+                         columns=list(RUN_COLUMNS))
+    frame["seed"] = frame["seed"].astype("int64")
+    return frame.sort_values(["dataset", "model", "seed"], ignore_index=True)
+
+
+def runs_of(runs: pd.DataFrame, dataset: str, model: str) -> pd.DataFrame:
+    """The rows of one (dataset, model) whose run has a metrics.json (finished or 'not run'), by seed."""
+    mine = runs[(runs["dataset"] == dataset) & (runs["model"] == model) & (runs["state"] != "unfinished")]
+    return mine.sort_values("seed")
 
 
 @dataclass

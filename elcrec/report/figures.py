@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from elcrec.report.figures_common import figure_caption, output_paths, save_figure
+from elcrec.report.figure_style import figure_caption, output_paths, save_figure
 from elcrec.report.figures_intents import build_intent_by_activity, build_tsne
 from elcrec.report.figures_results import build_ablation, build_convergence, build_sensitivity
 

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from elcrec.errors import HarnessError
-from elcrec.report.figures_common import (PALETTE, check_root, finish, load_runs, new_figure, placeholder, short,
-                                          styled)
+from elcrec.report.figure_style import PALETTE, check_root, finish, new_figure, placeholder, short, styled
+from elcrec.runfolder import read_run
 
 PROJECTIONS = ("tsne", "pca")
 TSNE_ITERATIONS = 500
@@ -148,8 +148,8 @@ def build_tsne(runs_root: str | Path, dataset: str, model: str = "elcrec", seed:
     files = snapshot_files(run_dir)
     title = f"{short(dataset)} {model} seed {seed}"
     if not files:
-        runs = [r for r in load_runs(root, dataset, model) if r.seed == seed]
-        why = runs[0].status if runs and not runs[0].ok else "no snapshots"
+        run = read_run(run_dir) if run_dir.is_dir() else None
+        why = run.status if run is not None and run.finished and not run.ok else "no snapshots"
         return placeholder(f"t-SNE: {title}", f"{why}: nothing under {run_dir}/snapshots/",
                            f"t-SNE of intent snapshots (paper Figure 6): nothing to plot; expected "
                            f"{run_dir}/snapshots/epoch*.npz and final.npz (written when snapshot_epochs is set).")

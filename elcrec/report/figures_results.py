@@ -4,21 +4,19 @@
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from elcrec.errors import HarnessError
-from elcrec.models.registry import resolve_config
-from elcrec.report.figures_common import (PALETTE, Run, check_root, datasets_under, finish, load_runs,
-                                          models_under, new_figure, nice_limits, not_run_reason, placeholder,
-                                          seeds_text, short, styled)
-from elcrec.report.names import ABLATION_METRICS as ABLATION_KEYS
+from elcrec.report.cells import ablation_sum, cell, runs_of
+from elcrec.report.figure_style import (PALETTE, finish, new_figure, nice_limits, not_run_reason, ordered,
+                                        placeholder, runs_root_frame, seeds_text, short, styled)
 from elcrec.report.names import ABLATION_VARIANTS
 from elcrec.report.reference import paper_table
+from elcrec.report.sensitivity import own_value, sensitivity_runs
+from elcrec.runfolder import run_path
 
 SENSITIVITY = {
     "alpha": {"label": r"$\alpha$ (weight of the ELCM cluster loss)", "base": 10, "paper_values": "Figure 2, top"},
@@ -28,10 +26,6 @@ SENSITIVITY_METRIC = "HR@5"
 
 
 # --- ablation --------------------------------------------------------------------------------------------
-def ablation_sum(run: Run) -> float:
-    return float(sum(run.test[k] for k in ABLATION_KEYS))
-
-
 def _cut_note(cut: int, panels: int) -> str:
     if not cut:
         return ""
@@ -41,9 +35,9 @@ def _cut_note(cut: int, panels: int) -> str:
 @styled
 def build_ablation(runs_root: str | Path) -> Figure:
     """One panel per dataset with any ablation run: mean ± sd over seeds of HR@5+HR@20+NDCG@5+NDCG@20."""
-    root = check_root(runs_root)
+    root, runs = runs_root_frame(runs_root)
     paper = paper_table("ablation").set_index(["dataset", "variant"])["sum_HR5_HR20_NDCG5_NDCG20"]
-    datasets = [d for d in datasets_under(root) if any(load_runs(root, d, m) for _, m in ABLATION_VARIANTS)]
+    datasets = [d for d in ordered(runs["dataset"]) if any(len(runs_of(runs, d, m)) for _, m in ABLATION_VARIANTS)]
     source = f"{root}/{{dataset}}/{{{','.join(m for _, m in ABLATION_VARIANTS)}}}/seed*/metrics.json"
     if not datasets:
         return placeholder("Ablation", f"No ablation runs ({', '.join(m for _, m in ABLATION_VARIANTS)}) under "
@@ -53,18 +47,18 @@ def build_ablation(runs_root: str | Path) -> Figure:
     for ax, dataset in zip(axes[0], datasets):
         means, values_all = [], []
         for i, (label, model) in enumerate(ABLATION_VARIANTS):
-            runs = load_runs(root, dataset, model)
-            values = [ablation_sum(r) for r in runs if r.ok]
-            seeds_seen.update(r.seed for r in runs if r.ok)
-            mean = float(np.mean(values)) if values else math.nan
-            sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+            sums = ablation_sum(cell(runs, dataset, model))  # the sums of Table 10
+            values = [float(v) for v in sums.array]
+            seeds_seen.update(sums.values)
+            mean = sums.mean if sums.n else math.nan
+            sd = sums.sd
             ax.bar([i], [mean], yerr=None if sd is None else [sd], color=PALETTE[i], label=label, width=0.7,
                    capsize=2, error_kw={"elinewidth": 0.8})
             means.append(mean)
             values_all += values + ([mean - sd, mean + sd] if sd else [])
             counts[(dataset, label)] = len(values)
             if not values:
-                gaps.append((dataset, label, not_run_reason(runs)))
+                gaps.append((dataset, label, not_run_reason(runs_of(runs, dataset, model))))
         reference = [float(paper.get((dataset, label), math.nan)) for label, _ in ABLATION_VARIANTS]
         if any(math.isfinite(v) for v in reference):
             ax.plot(range(len(reference)), reference, ls="none", marker="D", ms=4, color="black",
@@ -96,61 +90,39 @@ def build_ablation(runs_root: str | Path) -> Figure:
 
 
 # --- sensitivity -----------------------------------------------------------------------------------------
-def sensitivity_runs(root: Path, dataset: str, param: str) -> dict[float, list[Run]]:
-    """Runs named ``elcrec~<param>=<value>`` of one dataset, by value."""
-    pattern = re.compile(rf"elcrec~{re.escape(param)}=([0-9.eE+-]+)$")
-    found: dict[float, list[Run]] = {}
-    for model in models_under(root, dataset):
-        match = pattern.match(model)
-        if match:
-            try:
-                found.setdefault(float(match.group(1)), []).extend(load_runs(root, dataset, model))
-            except ValueError:
-                continue
-    return found
-
-
-def default_value(dataset: str, param: str) -> float | None:
-    """The value the plain ``elcrec`` run uses: config/models/elcrec.yaml over ELCRecConfig's defaults."""
-    try:
-        _, cfg = resolve_config("elcrec", dataset)
-    except HarnessError:
-        return None
-    value = getattr(cfg, param, None)
-    return None if value is None else float(value)
-
-
 @styled
 def build_sensitivity(runs_root: str | Path, param: str) -> Figure:
     """Test HR@5 against ``param`` (alpha or k): one solid line per dataset, the paper's points dashed."""
     if param not in SENSITIVITY:
         raise ValueError(f"sensitivity parameter must be one of {', '.join(SENSITIVITY)}, not {param!r}")
     spec = SENSITIVITY[param]
-    root = check_root(runs_root)
+    root, runs = runs_root_frame(runs_root)
     paper = paper_table("sensitivity_hr5")
     paper = paper[paper.parameter == param]
     fig, axes = new_figure(1, 1, 6.4, 3.0)  # the legend takes the right third
     ax = axes[0, 0]
     notes, seeds_seen, plotted, xs = [], set(), [], set()
     default_labelled = False
-    for dataset in datasets_under(root):
-        by_value = sensitivity_runs(root, dataset, param)
+    for dataset in ordered(runs["dataset"]):
+        by_value = {v: runs_of(runs, dataset, m) for v, m in sensitivity_runs(runs, dataset, param).items()}
         if not by_value:
             continue
         colour = PALETTE[len(plotted) % len(PALETTE)]
-        seeds = {r.seed for runs in by_value.values() for r in runs}
-        points = {v: [r.test[SENSITIVITY_METRIC] for r in runs if r.ok] for v, runs in by_value.items()}
-        for v, runs in by_value.items():
+        seeds = {int(s) for found in by_value.values() for s in found["seed"]}
+        points = {v: [float(x) for x in found.loc[found["state"] == "ok", SENSITIVITY_METRIC]]
+                  for v, found in by_value.items()}
+        for v, found in by_value.items():
             if not points[v]:
-                notes.append(f"{short(dataset)} {param}={v:g}: {not_run_reason(runs)}")
-        default = default_value(dataset, param)
+                notes.append(f"{short(dataset)} {param}={v:g}: {not_run_reason(found)}")
+        default = own_value(dataset, param)
         from_plain = False
         if default is not None and not points.get(default):
-            plain = [r for r in load_runs(root, dataset, "elcrec") if r.ok and r.seed in seeds]
-            if plain:
-                points[default], from_plain = [r.test[SENSITIVITY_METRIC] for r in plain], True
-                seeds_seen.update(r.seed for r in plain)
-        seeds_seen.update(r.seed for runs in by_value.values() for r in runs if r.ok)
+            plain = runs_of(runs, dataset, "elcrec")
+            plain = plain[(plain["state"] == "ok") & plain["seed"].isin(seeds)]
+            if len(plain):
+                points[default], from_plain = [float(x) for x in plain[SENSITIVITY_METRIC]], True
+                seeds_seen.update(int(s) for s in plain["seed"])
+        seeds_seen.update(int(s) for found in by_value.values() for s in found.loc[found["state"] == "ok", "seed"])
         curve = sorted((v, float(np.mean(ys))) for v, ys in points.items() if ys)
         if not curve:
             continue
@@ -192,8 +164,8 @@ def build_sensitivity(runs_root: str | Path, param: str) -> Figure:
 
 
 # --- convergence -----------------------------------------------------------------------------------------
-def read_log(run: Run) -> pd.DataFrame | None:
-    path = run.path / "train_log.csv"
+def read_log(run: Path) -> pd.DataFrame | None:
+    path = run / "train_log.csv"
     if not path.is_file():
         return None
     log = pd.read_csv(path)
@@ -205,13 +177,13 @@ def read_log(run: Run) -> pd.DataFrame | None:
 @styled
 def build_convergence(runs_root: str | Path, model: str = "elcrec") -> Figure:
     """One column per dataset: validation HR@5 (top) and loss_total (bottom) per epoch, one line per seed."""
-    root = check_root(runs_root)
+    root, runs = runs_root_frame(runs_root)
     logs: dict[str, list[tuple[int, pd.DataFrame]]] = {}
-    for dataset in datasets_under(root):
-        for run in load_runs(root, dataset, model):
-            log = read_log(run) if run.ok else None
+    for dataset in ordered(runs["dataset"]):
+        for seed, state in zip(runs_of(runs, dataset, model)["seed"], runs_of(runs, dataset, model)["state"]):
+            log = read_log(run_path(root, dataset, model, int(seed))) if state == "ok" else None
             if log is not None:
-                logs.setdefault(dataset, []).append((run.seed, log))
+                logs.setdefault(dataset, []).append((int(seed), log))
     source = f"{root}/{{dataset}}/{model}/seed*/train_log.csv"
     if not logs:
         return placeholder("Convergence", f"No finished {model} runs with a train_log.csv under {root}.",

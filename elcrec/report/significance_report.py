@@ -1,9 +1,6 @@
 """report.md of the significance tests: the method in plain words, one plain-language headline per metric,
-and compact tables of the paper's test and of ELCRec against the baselines and the ablation variants.
-
-Why a module of its own: it only reads the tables :func:`elcrec.report.significance_tables.significance_tables`
-computed and words them; its p-value format (two significant digits) is more compact than the paper tables'
-(``elcrec.report.formatting.fmt_p``), because the cells here hold three numbers each.
+and compact tables of the paper's test and of ELCRec against the baselines and the ablation variants, worded
+from the tables :func:`elcrec.report.significance.significance_tables` computed.
 """
 from __future__ import annotations
 
@@ -12,29 +9,12 @@ from typing import Sequence
 
 import pandas as pd
 
-from elcrec.evaluate import METRIC_KEYS
-from elcrec.report.formatting import is_missing
-from elcrec.report.significance_tables import ALPHA, ELCREC, display_name, is_sensitivity
-from elcrec.report.tables import to_markdown
+from elcrec.report.present import fmt_p_short, fmt_pct_short, is_missing, to_markdown
+from elcrec.report.significance import ALPHA, ELCREC, display_name, is_sensitivity
+from elcrec.runfolder import METRIC_KEYS
 
 
 # ----------------------------------------------------------------------------------------------- formatting
-
-
-def fmt_p(p: float | None) -> str:
-    """A compact p-value (``0.032``, ``2.1e-05``); ``n/a`` when missing."""
-    if is_missing(p):
-        return "n/a"
-    if p < 1e-4:
-        return f"{p:.1e}"
-    return f"{p:.2g}"
-
-
-def fmt_pct(x: float | None) -> str:
-    """A relative difference to one decimal (``+1.2%``); ``n/a`` when missing."""
-    if is_missing(x):
-        return "n/a"
-    return f"{x:+.1f}%"
 
 
 def _alt_label(alternative: str) -> str:
@@ -96,9 +76,9 @@ def _cell(row: pd.Series) -> str:
         return "not run"
     if row["mean_a"] is None:
         return "ELCRec not run"
-    pw = fmt_p(row["p_welch_holm"]) + ("*" if row["p_welch_holm"] is not None and row["significant"] else "")
+    pw = fmt_p_short(row["p_welch_holm"]) + ("*" if row["p_welch_holm"] is not None and row["significant"] else "")
     pp = row["p_paired_holm"]
-    pp_txt = fmt_p(pp) + ("*" if pp is not None and pp < row["_alpha"] else "")
+    pp_txt = fmt_p_short(pp) + ("*" if pp is not None and pp < row["_alpha"] else "")
     return f"{_difference(row)} · {pw} · {pp_txt}"
 
 
@@ -106,7 +86,7 @@ def _difference(row: pd.Series) -> str:
     """The relative difference, or the absolute one marked ``abs`` where the compared mean is 0 (no ratio)."""
     if is_missing(row["rel_diff_pct"]) and not is_missing(row["diff"]):
         return f"{row['diff']:+.4f} abs"
-    return fmt_pct(row["rel_diff_pct"])
+    return fmt_pct_short(row["rel_diff_pct"])
 
 
 
@@ -126,12 +106,12 @@ def _headline(ds: str, row: pd.Series, alternative: str, paired_seed: int, alpha
     who = f"{b} (the strongest baseline on this metric)" if strongest else b
     pct = _difference(row)
     side = "two-sided" if alternative == "two-sided" else "one-sided"
-    paired = (f"paired per-user t-test on seed {paired_seed}: p = {fmt_p(row['p_paired'])}, Holm-adjusted "
-              f"{fmt_p(row['p_paired_holm'])}" if row["p_paired"] is not None else "no paired per-user test")
+    paired = (f"paired per-user t-test on seed {paired_seed}: p = {fmt_p_short(row['p_paired'])}, Holm-adjusted "
+              f"{fmt_p_short(row['p_paired_holm'])}" if row["p_paired"] is not None else "no paired per-user test")
     if row["p_welch"] is None:
         return (f"{a} vs {who} on {ds} {row['metric']}: {pct}; no seed-level p-value "
                 f"({row['note'] or 'not computed'}); {paired}.")
-    p_txt = f"Welch {side} p = {fmt_p(row['p_welch'])}, Holm-adjusted {fmt_p(row['p_welch_holm'])}"
+    p_txt = f"Welch {side} p = {fmt_p_short(row['p_welch'])}, Holm-adjusted {fmt_p_short(row['p_welch_holm'])}"
     sig = row["p_welch_holm"] is not None and row["p_welch_holm"] < alpha
     ahead = (row["diff"] or 0.0) > 0
     if not row["diff"]:
@@ -204,9 +184,9 @@ def render_report(tables: dict[str, pd.DataFrame], runs_root: str | Path, *, alt
                     else display_name(r["model_a"]) or "-",
                     "runner-up (mean)": f"{display_name(r['model_b'])} ({r['mean_b']:.4f})"
                     if r["mean_b"] is not None else "-",
-                    "Impro.": fmt_pct(r["rel_diff_pct"]),
-                    "p (one-sided)": fmt_p(r["p_welch"]) + (r["mark"] or ""),
-                    "paper p": fmt_p(r["paper_p"]),
+                    "Impro.": fmt_pct_short(r["rel_diff_pct"]),
+                    "p (one-sided)": fmt_p_short(r["p_welch"]) + (r["mark"] or ""),
+                    "paper p": fmt_p_short(r["paper_p"]),
                     "note": r["note"] or "",
                 })
             lines += [to_markdown(pd.DataFrame(rows)).rstrip("\n"), ""]

@@ -1,7 +1,6 @@
-"""The dataset-statistics table: our counts beside the paper's printed values, misprints flagged.
-
-Each printed value is compared with ours at the precision the paper prints it (``0.2M`` against interactions
-rounded to 0.1M, ``8.9`` against the average length to one decimal), so a flag is computed, never typed in.
+"""The dataset statistics of the paper's Tables 6-7: our counts from ``results/data/{dataset}/stats.json``
+beside the printed values, each compared at the precision the paper prints it (``0.2M`` against interactions
+rounded to 0.1M), so a misprint flag is computed, never typed in; and claim D1, judged from the same comparison.
 """
 from __future__ import annotations
 
@@ -11,9 +10,11 @@ from typing import Any
 
 import pandas as pd
 
-from elcrec.report.formatting import fmt, is_missing, printed_decimals
+from elcrec.report.cells import Agg
+from elcrec.report.claims import Claim, Compared, Report, judge
+from elcrec.report.names import dataset_label
+from elcrec.report.present import fmt, is_missing, parse_number, printed_decimals, write_table
 from elcrec.report.reference import paper_table
-from elcrec.report.tables import write_table
 
 
 def printed_matches(printed: Any, ours: float) -> bool | None:
@@ -83,3 +84,42 @@ def _fmt(key: str, value: Any) -> str:
     if key in ("users", "items", "interactions"):
         return f"{int(value):,}"
     return fmt(value, 2) + ("%" if key == "sparsity_pct" else "")
+
+
+def add_datasets(rep: Report) -> None:
+    """Tables 6-7: every printed dataset statistic against ``stats.json``, claim D1."""
+    paper = paper_table("datasets", as_printed=True)
+    fields = (("users", "users", "users"), ("items", "items", "items"),
+              ("interactions_as_printed", "interactions", "interactions"),
+              ("avg_length_as_printed", "avg_len", "average length"),
+              ("sparsity_as_printed", "sparsity_pct", "sparsity"))
+    mismatches, missing = [], []
+    for r in paper.itertuples():
+        path = rep.stats_root / r.dataset / "stats.json"
+        stats = json.loads(path.read_text()) if path.is_file() else None
+        ok = stats is not None and stats.get("status", "ok") == "ok"
+        if not ok:
+            why = f"no {path}" if stats is None else "dataset unavailable"
+            missing.append(f"{dataset_label(r.dataset)} ({why})")
+        for key, ours_key, label in fields:
+            text = getattr(r, key)
+            if not text:
+                continue
+            value = stats.get(ours_key) if ok else None
+            match = printed_matches(text, value) if value is not None else None
+            if match is False:
+                mismatches.append(f"{dataset_label(r.dataset)} {label}: paper {text}, ours {value:g}")
+            shown = "-" if value is None else (f"{int(value):,}" if float(value).is_integer() else f"{value:.2f}")
+            rep.compared.append(Compared(
+                "Datasets", f"{dataset_label(r.dataset)} {label}", text, parse_number(text.rstrip("%M")), Agg({}),
+                "-", 0.0, r.note or "", comparable=False, ours_display=shown,
+                within_display=("matches at the printed precision" if match else "**DIFFERS** at the printed precision"
+                                if match is False else "not computed")))
+    claim = Claim("D1", "The dataset statistics printed in the paper describe the files it used", "Tables 6-7")
+    evidence = ("; ".join(mismatches) if mismatches else "every printed value matches at its printed precision"
+                if not missing else "no statistics to compare")
+    if mismatches:
+        notes = sorted({f"{dataset_label(r.dataset)}: {r.note}" for r in paper.itertuples() if r.note})
+        evidence += f" (paper notes: {'; '.join(notes)})" if notes else ""
+    untestable = "dataset statistics missing: " + ", ".join(missing) if missing else ""
+    rep.claims.append(judge(claim, evidence, refuted=bool(mismatches), untestable=untestable))

@@ -1,9 +1,5 @@
-"""The vocabulary of the reproduction report: one published number beside ours (:class:`Compared`), one claim
-with its verdict (:class:`Claim`), and the :class:`Report` that collects both while the sections are built.
-
-Why a module of its own: every section of the report (``reproduction_tested``, ``reproduction_estimates``,
-``reproduction_checks``) and its rendering (``reproduction_render``) share these types and the few rules that
-turn our runs into a verdict; keeping them here lets the sections live apart without importing each other.
+"""A claim of the paper with its verdict (:class:`Claim`), one published number beside ours (:class:`Compared`),
+and the :class:`Report` that collects both while each table's module adds its section.
 """
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from elcrec.report.cells import Agg, Cell, cell, status_text
-from elcrec.report.formatting import SIGNIFICANCE_LEVEL, fmt_mean_sd, pct_change, printed_decimals
+from elcrec.report.present import SIGNIFICANCE_LEVEL, fmt_mean_sd, pct_change
 from elcrec.report.names import NOT_IMPLEMENTED
 
 SUPPORTED = "supported"
@@ -80,14 +76,6 @@ class Compared:
                 "ours_max": self.ours.max, "ours_seed1": self.ours.seed1, "ours_state": self.ours_state,
                 "ours_display": self.ours_text(),
                 "diff_pct": self.diff_pct, "within_seed_spread": self.within, "comment": self.comment}
-
-
-def half_unit(text: str) -> float:
-    """Half a unit of the last printed digit: 0.00005 for "0.0286", 0.0005 for "0.239", 0.5 for "5282"."""
-    text = str(text).strip().replace(",", "")
-    if "e" in text.lower() or not text:
-        return 0.0
-    return 0.5 * 10.0 ** (-printed_decimals(text))
 
 
 def ours_state(c: Cell) -> str:

@@ -1,8 +1,6 @@
-"""Tables 2 and 11 of the paper beside ours: training time and peak memory of ICLRec, ELCRec and S3-Rec.
-
-Why a module of its own: efficiency is measured from ``profile.json`` (time, memory kind, device), not from the
-metrics, and its changes are only comparable between runs on the same device; that logic lives here.
-Conventions: see ``elcrec.report.paper_tables``.
+"""Tables 2 and 11 of the paper: training time and peak memory of ICLRec, ELCRec and S3-Rec from profile.json,
+beside the paper's RTX-4090 numbers; and the efficiency claims E1-E5, judged per epoch and only between runs
+measured on the same device with the same memory kind.
 """
 from __future__ import annotations
 
@@ -13,11 +11,19 @@ import numpy as np
 import pandas as pd
 
 from elcrec.report.cells import (Cell, cell, load_runs, per_epoch_seconds, same_device, state_notes, state_text,
-                                 status_text)
-from elcrec.report.formatting import fmt, fmt_mean_sd, fmt_pct, parse_number, pct_change
+                                 status_text, welch_greater)
+from elcrec.report.claims import UNTESTABLE, Claim, Compared, Report, judge, ours_state, set_verdict, why_missing
 from elcrec.report.names import EFFICIENCY_MODELS, MEMORY_KINDS, TABLE1_DATASETS, dataset_label
+from elcrec.report.present import (fmt, fmt_mean_sd, fmt_p, fmt_pct, half_unit, parse_number, pct_change,
+                                   write_table)
 from elcrec.report.reference import paper_table
-from elcrec.report.tables import write_table
+
+PRINTED_EFFICIENCY_CHANGE = {  # Table 2, ELCRec vs ICLRec, in %
+    ("Sports_and_Outdoors", "time"): 1.48, ("Beauty", "time"): -22.49, ("Toys_and_Games", "time"): -5.72,
+    ("Yelp", "time"): -5.92, ("Avg", "time"): -7.18,
+    ("Sports_and_Outdoors", "memory"): -8.38, ("Beauty", "memory"): -11.35, ("Toys_and_Games", "memory"): -11.50,
+    ("Yelp", "memory"): -7.85, ("Avg", "memory"): -9.58,
+}
 
 
 def profile_text(c: Cell, key: str) -> str:
@@ -140,3 +146,121 @@ def table_efficiency(runs_root: str | Path, out_dir: str | Path = "paper_tables"
 def _mean_or_none(values: list[float | None]) -> float | None:
     return None if not values or any(v is None for v in values) else float(np.mean(values))
 
+
+def _is_gpu(c: Cell) -> bool:
+    return c.ok and all(str(k).startswith("cuda") for k in c.runs["memory_kind"].dropna()) and \
+        c.runs["memory_kind"].notna().any()
+
+
+def _device_text(c: Cell) -> str:
+    return "; ".join(sorted({str(d) for d in c.runs["device"].dropna()})) if c.ok else "-"
+
+
+def add_efficiency(rep: Report) -> None:
+    """Tables 2 and 11: every published time and memory, claims E1-E5 (judged per epoch, on one device)."""
+    paper = paper_table("efficiency", as_printed=True)
+    cells = {(d, lab): rep.cell(d, h) for d in TABLE1_DATASETS for lab, h in EFFICIENCY_MODELS}
+    for r in paper.itertuples():
+        c = cells.get((r.dataset, r.model)) or rep.cell(r.dataset, None)
+        on_4090 = c.ok and all("4090" in str(d) for d in c.runs["device"].dropna())
+        gpu = _is_gpu(c)
+        kind = "; ".join(sorted({MEMORY_KINDS.get(k, k) for k in c.runs["memory_kind"].dropna()})) if c.ok else "-"
+        dev = _device_text(c)
+        rep.compared.append(Compared(
+            "Efficiency", f"{dataset_label(r.dataset)} {r.model} training time (s)", r.time_s, parse_number(r.time_s),
+            c.agg("train_seconds"), ours_state(c), half_unit(r.time_s),
+            f"ours on {dev}" + ("" if on_4090 else "; paper on an RTX 4090: absolute times are not comparable"),
+            decimals=0, comparable=on_4090))
+        note = r.source if "1574" in r.source and r.dataset == "Beauty" and r.model == "ELCRec" else ""
+        rep.compared.append(Compared(
+            "Efficiency", f"{dataset_label(r.dataset)} {r.model} memory (MB)", r.gpu_memory_mb,
+            parse_number(r.gpu_memory_mb), c.agg("peak_memory_mb"), ours_state(c), half_unit(r.gpu_memory_mb),
+            f"ours: {kind} on {dev}; paper: GPU memory on an RTX 4090" + (f"; {note}" if note else "")
+            + ("" if gpu else "; CPU RSS and GPU memory are not comparable"),
+            decimals=0, comparable=on_4090 and gpu))
+    pv = {(r.dataset, r.model): (parse_number(r.time_s), parse_number(r.gpu_memory_mb)) for r in paper.itertuples()}
+
+    def change_claim(cid: str, text: str, datasets: list[str], quantity: str, model: str = "ELCRec",
+                     base: str = "ICLRec", want_lower: bool = True, average: bool = False) -> Claim:
+        """Judged from means (the paper gives no test): time per epoch and peak memory, same device only."""
+        claim = Claim(cid, text, "Table 2" if model == "ELCRec" else "Table 11")
+        parts, changes, reasons = [], [], []
+        mine: dict[str, list[float]] = {model: [], base: []}
+        for d in datasets:
+            a, b = cells[(d, model)], cells[(d, base)]
+            if not (a.ok and b.ok):
+                label, missing = (model, a) if not a.ok else (base, b)
+                reasons.append(f"{dataset_label(d)}: " + why_missing(label, missing))
+                continue
+            if not same_device(a, b):
+                reasons.append(f"different hardware or memory measure between {model} and {base} on "
+                               f"{dataset_label(d)}")
+                continue
+            on_gpu = _is_gpu(a) and _is_gpu(b)
+            if not on_gpu:
+                reasons.append(f"different hardware: measured on {_device_text(a)}, not a GPU" + (
+                    " (CPU peak RSS is not comparable with the paper's GPU memory)" if quantity == "memory" else
+                    " (the relative cost of k-means, contrastive views and the Transformer differs between CPU "
+                    "and the paper's RTX 4090)"))
+            qa = per_epoch_seconds(a) if quantity == "time" else a.agg("peak_memory_mb")
+            qb = per_epoch_seconds(b) if quantity == "time" else b.agg("peak_memory_mb")
+            if not (qa.n and qb.n):
+                reasons.append(f"no profile.json for {dataset_label(d)}")
+                continue
+            ch = pct_change(qa.mean, qb.mean)
+            p, _ = welch_greater(qb.array, qa.array) if want_lower else welch_greater(qa.array, qb.array)
+            paper_ch = pct_change(pv[(d, model)][0 if quantity == "time" else 1],
+                                  pv[(d, base)][0 if quantity == "time" else 1])
+            parts.append(f"{dataset_label(d)} {ch:+.2f}% (paper {paper_ch:+.2f}%, p = {fmt_p(p, star=False)}, "
+                         f"{_device_text(a)})")
+            if on_gpu:  # numbers from other hardware are shown, never judged
+                changes.append(ch)
+                mine[model].append(qa.mean)
+                mine[base].append(qb.mean)
+        what = "s/epoch" if quantity == "time" else "peak memory"
+        evidence = f"ours ({what}, {model} vs {base}): " + ("; ".join(parts) or "none")
+        contradicted = any((c >= 0) if want_lower else (c <= 0) for c in changes)
+        if reasons and not (contradicted and not average):
+            hw = [r for r in reasons if r.startswith("different hardware")]
+            return set_verdict(claim, UNTESTABLE, evidence, "; ".join(sorted(set(hw or reasons))))
+        if average:
+            ch = pct_change(float(np.mean(mine[model])), float(np.mean(mine[base])))
+            evidence += f"; change of the averages {ch:+.2f}%"
+            ok = ch < 0 if want_lower else ch > 0
+        else:
+            ok = all((c < 0) if want_lower else (c > 0) for c in changes)
+        if not any("4090" in p for p in parts):
+            evidence += "; measured on other hardware than the paper's RTX 4090, so magnitudes may differ"
+        return judge(claim, evidence, refuted=not ok)
+
+    rep.claims += [
+        change_claim("E1", "ELCRec needs 22.5% less training time than ICLRec on Beauty (2922 s vs 3770 s; the "
+                           "abstract's '22.5%')", ["Beauty"], "time"),
+        change_claim("E2", "ELCRec needs 7.18% less training time than ICLRec on average over the four datasets",
+                     list(TABLE1_DATASETS), "time", average=True),
+        change_claim("E3", "ELCRec uses less memory than ICLRec on all four datasets (9.58% less on average)",
+                     list(TABLE1_DATASETS), "memory"),
+        change_claim("E4", "S3-Rec takes more training time than ELCRec on all four datasets",
+                     list(TABLE1_DATASETS), "time", model="S3-Rec", base="ELCRec", want_lower=False),
+        change_claim("E5", "S3-Rec uses more memory than ELCRec on all four datasets", list(TABLE1_DATASETS),
+                     "memory", model="S3-Rec", base="ELCRec", want_lower=False),
+    ]
+
+
+def printed_checks() -> list[tuple[str, str, float, float | None]]:
+    """Table 2's printed changes recomputed from its own times and memory, and the two known misprints."""
+    eff = paper_table("efficiency", as_printed=True)
+    rows = []
+    for (d, q), printed in PRINTED_EFFICIENCY_CHANGE.items():
+        col = "time_s" if q == "time" else "gpu_memory_mb"
+        sel = eff if d == "Avg" else eff[eff["dataset"] == d]
+        new = np.mean([parse_number(v) for v in sel[sel["model"] == "ELCRec"][col]])
+        old = np.mean([parse_number(v) for v in sel[sel["model"] == "ICLRec"][col]])
+        rows.append(("Table 2 change", f"{d if d == 'Avg' else dataset_label(d)} {q}", printed, pct_change(new, old)))
+    beauty = eff[(eff["dataset"] == "Beauty") & (eff["model"] == "ICLRec")]
+    iclrec_beauty = parse_number(beauty["gpu_memory_mb"].iloc[0])
+    rows.append(("Table 11 ELCRec Beauty memory 1574 MB", "Beauty memory vs Table 2's -11.35%", -11.35,
+                 pct_change(1574.0, iclrec_beauty)))
+    avg_memory = next(r[3] for r in rows if r[0] == "Table 2 change" and r[1] == "Avg memory")
+    rows.append(("§4.4 text '9.48%' average memory", "Avg memory", -9.48, avg_memory))
+    return rows

@@ -1,4 +1,5 @@
-"""Shared machinery of the paper figures: reading run directories, one house style, captions, atomic saving.
+"""What every paper figure shares: the runs (read once through elcrec.report.cells), one house style, captions,
+atomic saving.
 
 Figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure`` on the Agg canvas), so no
 pyplot state, no GUI backend and no global style leaks into the rest of the process. Every figure carries its
@@ -12,20 +13,19 @@ import functools
 import json
 import math
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
 import matplotlib
+import pandas as pd
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from elcrec.errors import HarnessError
 from elcrec.fileio import atomic_path
-# The paper's order of datasets (Table 1, then the two other domains), and the short names of its figures
-# (`short`, imported from here by the figure modules).
-from elcrec.report.names import DATASET_ORDER, dataset_label as short  # noqa: F401
-from elcrec.report.rundirs import seed_of
+from elcrec.report.cells import load_runs
+from elcrec.report.names import DATASET_ORDER
+from elcrec.report.names import dataset_label as short  # noqa: F401 (the figures' short dataset names)
 
 # Okabe-Ito: distinguishable in colour-blind vision and in greyscale print.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -67,51 +67,10 @@ def check_root(runs_root: str | Path) -> Path:
     return root
 
 
-# --- run directories -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Run:
-    dataset: str
-    model: str
-    seed: int
-    path: Path
-    metrics: dict[str, Any]
-
-    @property
-    def status(self) -> str:
-        return str(self.metrics.get("status", "unknown"))
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok" and isinstance(self.metrics.get("test"), dict)
-
-    @property
-    def test(self) -> dict[str, float]:
-        return self.metrics["test"]
-
-
-def load_runs(root: Path, dataset: str, model: str) -> list[Run]:
-    """Every ``seed*/metrics.json`` of one dataset and model (finished or 'not run'), by seed."""
-    runs = []
-    for seed_dir in (root / dataset / model).glob("seed*"):
-        metrics_path = seed_dir / "metrics.json"
-        seed = seed_of(seed_dir)
-        if seed is None or not metrics_path.is_file():
-            continue
-        try:
-            metrics = json.loads(metrics_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise HarnessError(f"{metrics_path} is unreadable ({exc}); rerun that run") from None
-        runs.append(Run(dataset, model, seed, seed_dir, metrics))
-    return sorted(runs, key=lambda r: r.seed)
-
-
-def datasets_under(root: Path) -> list[str]:
-    return ordered(p.name for p in root.iterdir() if p.is_dir())
-
-
-def models_under(root: Path, dataset: str) -> list[str]:
-    folder = root / dataset
-    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+def runs_root_frame(runs_root: str | Path) -> tuple[Path, pd.DataFrame]:
+    """The runs folder (checked) and its runs, read once by :func:`elcrec.report.cells.load_runs`."""
+    root = check_root(runs_root)
+    return root, load_runs(root)
 
 
 def seeds_text(seeds: Iterable[int]) -> str:
@@ -119,9 +78,9 @@ def seeds_text(seeds: Iterable[int]) -> str:
     return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds)) if seeds else "no seeds"
 
 
-def not_run_reason(runs: list[Run]) -> str:
+def not_run_reason(runs: pd.DataFrame) -> str:
     """'not run' (with the recorded reason) when the runs say so, 'no run' when there is none."""
-    skipped = [r.status for r in runs if r.status.startswith("not run")]
+    skipped = [st for st in runs["status"] if st.startswith("not run")]
     return skipped[0] if skipped else "no run"
 
 
