@@ -80,7 +80,7 @@ def train_options(wildcards):
     options = []
     for section in ("protocol", "evaluation"):
         for key, value in config[section].items():
-            if key == "max_len" or value == defaults[section].get(key):
+            if value == defaults[section].get(key):
                 continue
             options.append(f"--max-epochs {value}" if key == "max_epochs" else f"--set {key}={value}")
     settings = config["model_settings"].get(wildcards.model, {})

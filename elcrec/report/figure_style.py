@@ -25,7 +25,6 @@ from elcrec.errors import HarnessError
 from elcrec.fileio import atomic_path
 from elcrec.report.cells import load_runs
 from elcrec.report.names import DATASET_ORDER
-from elcrec.report.names import dataset_label as short  # noqa: F401 (the figures' short dataset names)
 
 # Okabe-Ito: distinguishable in colour-blind vision and in greyscale print.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from elcrec.report.figure_style import figure_caption, output_paths, save_figure
+from elcrec.report.figure_style import save_figure
 from elcrec.report.figures_intents import build_intent_by_activity, build_tsne
 from elcrec.report.figures_results import build_ablation, build_convergence, build_sensitivity
 
-__all__ = ["FIGURES", "ablation", "build_ablation", "build_convergence", "build_intent_by_activity",
-           "build_sensitivity", "build_tsne", "convergence", "figure_caption", "intent_by_activity",
-           "output_paths", "save_figure", "sensitivity_alpha", "sensitivity_k", "tsne"]
 
 
 def ablation(runs_root: str | Path, prefix: str | Path) -> list[Path]:

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from elcrec.errors import HarnessError
-from elcrec.report.figure_style import PALETTE, check_root, finish, new_figure, placeholder, short, styled
+from elcrec.report.figure_style import PALETTE, check_root, finish, new_figure, placeholder, styled
+from elcrec.report.names import dataset_label as short
 from elcrec.runfolder import read_run
 
 PROJECTIONS = ("tsne", "pca")

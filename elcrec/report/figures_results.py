@@ -12,8 +12,9 @@ from matplotlib.figure import Figure
 
 from elcrec.report.cells import ablation_sum, cell, runs_of
 from elcrec.report.figure_style import (PALETTE, finish, new_figure, nice_limits, not_run_reason, ordered,
-                                        placeholder, runs_root_frame, seeds_text, short, styled)
+                                        placeholder, runs_root_frame, seeds_text, styled)
 from elcrec.report.names import ABLATION_VARIANTS
+from elcrec.report.names import dataset_label as short
 from elcrec.report.reference import paper_table
 from elcrec.report.sensitivity import own_value, sensitivity_runs
 from elcrec.runfolder import run_path

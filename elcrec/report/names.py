@@ -1,9 +1,8 @@
 """The paper's names for our datasets, metrics and models, shared by every report (tables, reproduction,
 significance report, figures).
 
-Why a module of its own: each report prints the paper's labels ("Sports", "CL4SRec (ICLRec code)", "B+ELCM")
-for harness names; one mapping here keeps them from drifting apart. It imports nothing heavy (no pandas,
-matplotlib or torch), so the figures can use it too.
+The paper's labels ("Sports", "CL4SRec (ICLRec code)", "B+ELCM") for harness names, the model columns of its
+tables and the order of its datasets. No heavy imports: the figures and the workflow read it too.
 """
 from __future__ import annotations
 
