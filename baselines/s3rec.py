@@ -30,7 +30,6 @@ pre-training run is a pure function of the seed (on CPU).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -39,13 +38,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from elcrec.data.batches import Batch, epoch_rng
 from elcrec.data.registry import ATTRIBUTE_FILE
 from elcrec.data.sequences import SequenceData
 from elcrec.errors import CheckpointError, ConfigError, DataError, HarnessError
-from elcrec.models.base import EncoderConfig, RecModel, TrainContext
+from elcrec.models.base import EncoderConfig, Phase, RecModel, TrainContext
 from elcrec.nn.losses import bce_next_item
 
 PRETRAIN_MASK_VALUE = -1e8  # the original's additive padding mask in pre-training (fine-tuning uses -10000)
@@ -345,40 +343,29 @@ class S3Rec(RecModel):
         optim.step()
         return terms
 
-    def pretrain(self, ctx: TrainContext) -> None:
+    def phases(self, ctx: TrainContext) -> list[Phase]:
+        """The pre-training phase (AAP/MIP/MAP/SP, its own Adam), unless a checkpoint is given or epochs is 0."""
         cfg = self.cfg
+        if cfg.pretrained or cfg.pretrain_epochs <= 0:
+            return []
         if ctx.data.item_size != self.encoder.item_size:
             raise HarnessError(f"the data has {ctx.data.item_size} item ids, the model {self.encoder.item_size}")
         attributes = (read_item_attributes(ctx.dataset_dir, self.encoder.item_size, cfg.attribute_size)
                       if cfg.use_attributes else None)
         sampler = PretrainSampler(ctx.data, cfg.max_len, cfg.mask_p, attributes)
         optim = torch.optim.Adam(self.parameters(), lr=cfg.pretrain_lr, betas=(0.9, 0.999), weight_decay=0.0)
-        was_training = self.training
-        self.train()
-        steps = sampler.num_batches(cfg.pretrain_batch_size)
         groups = pretrain_groups(cfg, ctx.device)
-        bar = tqdm(range(cfg.pretrain_epochs), desc="S3-Rec pre-training", disable=None)
-        for epoch in bar:
-            t0 = time.perf_counter()
+
+        def batches(epoch: int) -> Iterator[PretrainBatch]:
             rng = epoch_rng(ctx.seed, epoch, PRETRAIN_STREAM)
             torch.manual_seed(int(np.random.SeedSequence([ctx.seed, epoch, PRETRAIN_STREAM]).generate_state(1)[0]))
-            sums = {k: torch.zeros((), device=ctx.device) for k in self.pretrain_weights}
-            inner = tqdm(sampler.epoch(rng, cfg.pretrain_batch_size), total=steps, leave=False,
-                         desc=f"pre-train epoch {epoch}", disable=None)
-            for batch in inner:
-                terms = self.pretrain_step(batch.to(ctx.device), optim, groups)
-                for k, v in terms.items():
-                    sums[k] += v.detach()
-            # per-example averages, as the original prints them (sum over batches / (batches * batch size))
-            row = {f"pretrain_{k}": v.item() / (steps * cfg.pretrain_batch_size) for k, v in sums.items()}
-            if not all(np.isfinite(v) for v in row.values()):
-                raise HarnessError(f"S3-Rec pre-training diverged at epoch {epoch}: {row}; lower pretrain_lr")
-            row.update(epoch=epoch, seconds=time.perf_counter() - t0)
-            self.pretrain_log.append(row)
-            losses = " ".join(f"{k.removeprefix('pretrain_')} {v:.4f}" for k, v in row.items() if k.startswith("pre"))
-            tqdm.write(f"S3-Rec pre-training epoch {epoch + 1}/{cfg.pretrain_epochs}: {losses} "
-                       f"({row['seconds']:.1f} s)")
-        self.train(was_training)
+            return sampler.epoch(rng, cfg.pretrain_batch_size)
+
+        return [Phase("pretrain", "S3-Rec pre-training", cfg.pretrain_epochs,
+                      sampler.num_batches(cfg.pretrain_batch_size), cfg.pretrain_batch_size,
+                      tuple(self.pretrain_weights), ctx.device, batches,
+                      lambda batch: self.pretrain_step(batch.to(ctx.device), optim, groups),
+                      log=self.pretrain_log, hint="lower pretrain_lr")]
 
     def extra_logs(self) -> dict[str, list[dict[str, float]]]:
         return {"pretrain_log": self.pretrain_log}
@@ -386,8 +373,6 @@ class S3Rec(RecModel):
     def on_train_start(self, ctx: TrainContext) -> None:
         if self.cfg.pretrained:
             self.load_pretrained(self.cfg.pretrained)
-        elif self.cfg.pretrain_epochs > 0:
-            self.pretrain(ctx)
 
     # --- checkpoints -----------------------------------------------------------------------------------
     def load_official_state_dict(self, state: dict[str, torch.Tensor]) -> None:

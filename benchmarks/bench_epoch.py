@@ -28,7 +28,7 @@ from elcrec.data import load_dataset
 from elcrec.data.fetch import sequence_path
 from elcrec.models.registry import build_model
 from elcrec.profiling import peak_rss_mb, synchronize
-from elcrec.train import TrainConfig, Trainer, seed_everything
+from elcrec.train import TrainConfig, Trainer, run_phase, seed_everything
 
 
 def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
@@ -52,6 +52,8 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
                           sequence_path(args.dataset, args.data_dir).parent)
         start = time.perf_counter()
         model.on_train_start(trainer.context(0))
+        for phase in model.phases(trainer.context(0)):  # S3-Rec's pre-training, as the trainer runs it
+            run_phase(phase)
         synchronize(device)
         init_s = time.perf_counter() - start
         if args.steps:

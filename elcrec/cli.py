@@ -181,9 +181,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _coerce_train(key: str, value: object, like: object) -> object:
-    if isinstance(like, tuple):
-        text = str(value).strip("[]() ")
-        return tuple(int(v) for v in text.replace(",", " ").split()) if text else ()
     if isinstance(value, str) and not isinstance(like, str):
         try:
             return type(like)(value)

@@ -29,7 +29,7 @@ from elcrec.data.sequences import SequenceData
 from elcrec.errors import HarnessError
 from elcrec.fileio import atomic_path
 from elcrec.evaluate import METRIC_KEYS, rank_targets
-from elcrec.models.base import RecModel, TrainContext
+from elcrec.models.base import Phase, RecModel, TrainContext
 from elcrec.profiling import Profiler
 from elcrec.runs import RESUME, load_resume, save_model, save_torch, write_outputs
 
@@ -47,10 +47,6 @@ class TrainConfig:
     eval_batch_size: int = 512
     history: str = "zero"
     ties: str = "pessimistic"
-    # Epochs before which models with a ``snapshot`` method (ELCRec) save embeddings, intents and centres for the
-    # t-SNE figure (paper Figure 6: 0, 50, 100, 150, 200 and the final model); -1 disables.
-    snapshot_epochs: tuple[int, ...] = (0, 50, 100, 150, 200)
-    snapshot_users: int = 2000
 
 
 def seed_everything(seed: int) -> None:
@@ -63,6 +59,28 @@ def seed_everything(seed: int) -> None:
 
 def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, 7]).generate_state(1)[0])
+
+
+def run_phase(phase: Phase) -> list[dict[str, float]]:
+    """Run a model's phase (:class:`~elcrec.models.base.Phase`) to the end; returns its per-epoch log."""
+    for epoch in tqdm(range(phase.epochs), desc=phase.title, disable=None):
+        t0 = time.perf_counter()
+        batches = phase.batches(epoch)
+        sums = {k: torch.zeros((), device=phase.device) for k in phase.terms}
+        for batch in tqdm(batches, total=phase.num_batches, leave=False, desc=f"{phase.name} epoch {epoch}",
+                          disable=None):
+            for k, v in phase.step(batch).items():
+                sums[k] += v.detach()
+        # per-example averages (sum over batches / (batches * batch size)), as S3-Rec's original prints them
+        row = {f"{phase.name}_{k}": v.item() / (phase.num_batches * phase.examples_per_batch) for k, v in sums.items()}
+        if not all(np.isfinite(v) for v in row.values()):
+            raise HarnessError(f"{phase.title} diverged at epoch {epoch}: {row}; {phase.hint}")
+        row.update(epoch=epoch, seconds=time.perf_counter() - t0)
+        phase.log.append(row)
+        losses = " ".join(f"{k.removeprefix(phase.name + '_')} {v:.4f}" for k, v in row.items()
+                          if k.startswith(phase.name + "_"))
+        tqdm.write(f"{phase.title} epoch {epoch + 1}/{phase.epochs}: {losses} ({row['seconds']:.1f} s)")
+    return phase.log
 
 
 class Trainer:
@@ -82,13 +100,12 @@ class Trainer:
         return TrainContext(self.data, self.device, self.seed, epoch, self.cfg.batch_size, self.dataset_dir)
 
     def save_snapshot(self, name: str) -> None:
-        snapshot = getattr(self.model, "snapshot", None)
-        if snapshot is None or getattr(self.model, "cluster_centers", None) is None:
-            return
         rng = np.random.default_rng([self.seed, 99])  # the same users in every snapshot of a run
-        n = min(self.cfg.snapshot_users, self.data.num_users)
+        n = min(self.model.snapshot_users, self.data.num_users)
         users = np.sort(rng.choice(self.data.num_users, n, replace=False))
-        arrays = snapshot(self.context(0), users)
+        arrays = self.model.snapshot(self.context(0), users)
+        if arrays is None:
+            return
         with atomic_path(self.out / "snapshots" / f"{name}.npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
@@ -139,6 +156,9 @@ class Trainer:
             prof = Profiler(self.device)
             with prof.phase("init"):
                 self.model.on_train_start(self.context(0))
+                self.model.train()
+                for phase in self.model.phases(self.context(0)):
+                    run_phase(phase)
             start, best_score, best_epoch, bad, log = 0, -math.inf, -1, 0, []
             best_state = copy.deepcopy(self.model.state_dict())
         else:
@@ -159,7 +179,7 @@ class Trainer:
         for epoch in bar:
             if bad >= self.cfg.patience:
                 break
-            if epoch in self.cfg.snapshot_epochs:
+            if epoch in self.model.snapshot_epochs:
                 self.save_snapshot(f"epoch{epoch:03d}")
             t0 = time.perf_counter()
             with prof.phase("train"):
@@ -190,7 +210,7 @@ class Trainer:
         self.model.load_state_dict(best_state)
         with prof.phase("test"):
             test = self.evaluate("test")
-        if self.cfg.snapshot_epochs:
+        if self.model.snapshot_epochs:
             self.save_snapshot("final")
         best_row = next((r for r in log if r["epoch"] == best_epoch), {})
         metrics = {

@@ -26,7 +26,7 @@ from elcrec.errors import ConfigError, DataError
 from elcrec.models.base import TrainContext
 from elcrec.models.registry import build_model, resolve_config
 from elcrec.nn.encoder import SASRecEncoder
-from elcrec.train import TrainConfig, Trainer
+from elcrec.train import TrainConfig, Trainer, run_phase
 
 DT = torch.float64
 HIDDEN, MAX_LEN = 8, 6
@@ -188,9 +188,10 @@ def test_missing_attribute_file_raises_data_error_saying_what_to_do(tmp_path: Pa
     model = s3rec(pretrain_epochs=1)
     ctx = TrainContext(tiny_data(), torch.device("cpu"), 1, dataset_dir=tmp_path)
     with pytest.raises(DataError, match="item2attributes.json") as info:
-        model.on_train_start(ctx)
+        model.phases(ctx)  # the pre-training phase reads the attributes
     assert "download" in str(info.value) and "s3rec-noattr" in str(info.value)
-    s3rec(use_attributes=False, pretrain_epochs=1).to(torch.float32).on_train_start(ctx)  # no file needed
+    for phase in s3rec(use_attributes=False, pretrain_epochs=1).to(torch.float32).phases(ctx):  # no file needed
+        run_phase(phase)
 
 
 def test_datasets_without_attributes_need_the_noattr_variant() -> None:

@@ -67,7 +67,7 @@ def test_train_named_variant_writes_a_complete_run(sub10: Path, tmp_path: Path, 
     assert not (out / "resume.pt").exists()
     config = json.loads((out / "config.json").read_text())
     assert config["model_config"]["alpha"] == 0.5 and config["model_config"]["k"] == 16
-    assert config["train"]["snapshot_epochs"] == [0]
+    assert config["model_config"]["snapshot_epochs"] == [0]  # a setting of the model (ELCRecConfig)
     metrics = json.loads((out / "metrics.json").read_text())
     # the saved checkpoint evaluates (through the evaluate command's loader) to the recorded test metrics
     state, meta = load_state_dict(out / "model.pt")

@@ -9,16 +9,21 @@ plus whatever it adds, and it declares:
 * what its batches need: ``needs_negatives`` and ``augment`` (an :class:`AugmentConfig` or None);
 * ``train_overrides``: protocol settings of its original code that differ from the shared defaults;
 * optional hooks: ``on_train_start(ctx)`` (ELCRec's k-means initialisation), ``on_epoch_start(ctx)``
-  (ICLRec's per-epoch k-means), ``after_step()``.
+  (ICLRec's per-epoch k-means), ``after_step()``;
+* optional phases before the main training: ``phases(ctx)`` returns :class:`Phase` objects (S3-Rec's
+  pre-training) that the trainer runs, logs and checks for divergence;
+* optional snapshots for figures: ``snapshot(ctx, users)`` (ELCRec's intents for the t-SNE figure), taken by the
+  trainer before each epoch in ``snapshot_epochs`` and at the end, for ``snapshot_users`` users; both settings
+  belong to the model's config.
 
 ``official_state_dict`` / ``load_official_state_dict`` convert to and from the original repositories' flat
 layout, so checkpoints move both ways between this harness and the original code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 import torch
@@ -58,6 +63,25 @@ class TrainContext:
     dataset_dir: Path | None = None  # data/NAME/: item2attributes.json for S3-Rec lives here
 
 
+@dataclass
+class Phase:
+    """A phase the trainer runs before the main training, with its own batches and optimiser (S3-Rec's
+    pre-training). Each epoch's per-example mean of every loss term is logged as ``<name>_<term>`` into ``log``;
+    a non-finite one stops the run with ``hint``."""
+
+    name: str  # prefix of the logged terms ("pretrain")
+    title: str  # for progress lines and errors ("S3-Rec pre-training")
+    epochs: int
+    num_batches: int  # per epoch
+    examples_per_batch: int
+    terms: tuple[str, ...]  # the loss terms ``step`` returns, in log order
+    device: torch.device
+    batches: Callable[[int], Iterable[Any]]  # epoch -> that epoch's batches (the model seeds its own sampling)
+    step: Callable[[Any], dict[str, torch.Tensor]]  # one optimiser step on a batch -> the unweighted terms
+    log: list[dict[str, float]] = field(default_factory=list)
+    hint: str = ""  # what to change when the loss diverges
+
+
 class RecModel(nn.Module):
     name: ClassVar[str] = "base"
     needs_negatives: ClassVar[bool] = True
@@ -66,6 +90,10 @@ class RecModel(nn.Module):
     # Training-protocol defaults of the original code where they differ from ELCRec's (e.g. S3-Rec's patience
     # 10); applied by the CLI unless the user sets the key. Keys are fields of elcrec.train.TrainConfig.
     train_overrides: ClassVar[dict[str, Any]] = {}
+    # Snapshots for figures: the epochs before which the trainer takes one (and one at the end when any), and for
+    # how many users. Set from the model's config by models that implement ``snapshot``.
+    snapshot_epochs: tuple[int, ...] = ()
+    snapshot_users: int = 0
 
     def __init__(self, item_size: int, cfg: EncoderConfig, causal: bool = True) -> None:
         super().__init__()
@@ -100,6 +128,14 @@ class RecModel(nn.Module):
 
     def after_step(self) -> None:
         """Called after every optimiser step."""
+
+    def phases(self, ctx: TrainContext) -> list[Phase]:
+        """Phases to run once before the first epoch of a fresh run, after ``on_train_start``."""
+        return []
+
+    def snapshot(self, ctx: TrainContext, users: np.ndarray) -> dict[str, np.ndarray] | None:
+        """Arrays saved as ``snapshots/<name>.npz`` for figures; None when there is nothing to show."""
+        return None
 
     def extra_logs(self) -> dict[str, list[dict[str, Any]]]:
         """Extra per-epoch tables the run directory should keep (NAME.csv), e.g. S3-Rec's pre-training log."""

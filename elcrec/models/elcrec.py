@@ -56,6 +56,10 @@ class ELCRecConfig(EncoderConfig):
     tau: float = 0.2  # crop keeps this fraction
     gamma: float = 0.7  # mask this fraction (to the pad id 0)
     beta: float = 0.2  # reorder this fraction
+    # Snapshots for the t-SNE figure (paper Figure 6: before epochs 0, 50, 100, 150, 200 and of the final model):
+    # sampled users' embeddings, intents and the centres; () disables.
+    snapshot_epochs: tuple[int, ...] = (0, 50, 100, 150, 200)
+    snapshot_users: int = 2000
 
     def validate(self) -> None:
         if self.fusion not in FUSIONS:
@@ -76,6 +80,7 @@ class ELCRec(RecModel):
         super().__init__(item_size, cfg)
         self.cfg = cfg
         self.augment = AugmentConfig(tau=cfg.tau, gamma=cfg.gamma, beta=cfg.beta, mask_value=0)
+        self.snapshot_epochs, self.snapshot_users = tuple(cfg.snapshot_epochs), cfg.snapshot_users
         self.uses_centres = cfg.use_icl or cfg.use_elcm
         # The original leaves this uninitialised until k-means; zeros make an un-initialised use visible.
         self.cluster_centers = nn.Parameter(torch.zeros(cfg.k, cfg.hidden)) if self.uses_centres else None
@@ -108,8 +113,11 @@ class ELCRec(RecModel):
         ids = squared_distance(F.normalize(pooled, dim=1), centres).argmin(-1)
         return pooled, ids
 
-    def snapshot(self, ctx: TrainContext, users: np.ndarray) -> dict[str, np.ndarray]:
-        """What the t-SNE figure needs: sampled users' embeddings, their intents, and the centres."""
+    def snapshot(self, ctx: TrainContext, users: np.ndarray) -> dict[str, np.ndarray] | None:
+        """What the t-SNE figure needs: sampled users' embeddings, their intents, and the centres (None for the
+        variants without centres)."""
+        if self.cluster_centers is None:
+            return None
         pooled, ids = self.assign_intents(ctx.data.train_inputs[torch.from_numpy(users)])
         return {"users": users, "embeddings": pooled.numpy(), "assign": ids.numpy(),
                 "centres": self.cluster_centers.detach().cpu().numpy()}

@@ -105,7 +105,10 @@ def dataset_settings(entry: ModelEntry, dataset: str) -> dict[str, Any]:
 
 def _coerce(value: Any, like: Any, key: str) -> Any:
     if not isinstance(value, str):
-        return value
+        return tuple(value) if isinstance(like, tuple) and isinstance(value, list) else value
+    if isinstance(like, tuple):  # "0,50,100" or "[0, 50]": a tuple of integers (snapshot_epochs)
+        text = value.strip("[]() ")
+        return tuple(int(v) for v in text.replace(",", " ").split()) if text else ()
     if isinstance(like, bool):
         if value.lower() in ("true", "1", "yes"):
             return True
