@@ -293,3 +293,40 @@ def test_early_stopping_keeps_the_strictly_best_state(patience: int, scores: lis
         assert not all(torch.equal(snapshots[-1][k], best[k]) for k in best)
     saved, _ = load_state_dict(out / "model.pt")
     assert all(torch.equal(saved[k.removeprefix("encoder.")], v) for k, v in best.items())
+
+
+def test_trainer_drives_the_declared_phases_and_snapshots_of_any_model(tmp_path: Path) -> None:
+    """Phases and snapshots are optional parts of the model contract: the trainer runs whatever a model declares
+    (here a SASRec that declares both), and names no model."""
+    from elcrec.models.base import Phase
+
+    seed_everything(1)
+    data = make_data()
+    model, mcfg = build_model("sasrec", "Beauty", data.item_size, {"max_len": 10, "layers": 1})
+    data.max_len = mcfg.max_len
+
+    class Declared(type(model)):  # type: ignore[misc]
+        snapshot_epochs, snapshot_users = (1,), 5
+
+        def phases(self, ctx):  # noqa: ANN001, ANN202
+            return [Phase("warmup", "warm-up", 2, 1, 4, ("l2",), ctx.device, lambda epoch: [epoch],
+                          lambda batch: {"l2": torch.tensor(float(batch + 1))}, hint="lower something")]
+
+        def snapshot(self, ctx, users):  # noqa: ANN001, ANN202
+            return {"users": users}
+
+    model.__class__ = Declared
+    cfg = TrainConfig(batch_size=8, max_epochs=2, eval_batch_size=64)
+    meta = {"model": "sasrec", "dataset": "synthetic", "seed": 1}
+    Trainer(model, data, cfg, tmp_path, torch.device("cpu"), 1, meta).fit()
+    for name in ("epoch001", "final"):
+        assert len(np.load(tmp_path / "snapshots" / f"{name}.npz")["users"]) == 5
+    assert not (tmp_path / "snapshots" / "epoch000.npz").exists()
+    phase = Declared.phases(model, SimpleNamespace(device=torch.device("cpu")))[0]
+    from elcrec.train import run_phase
+
+    assert [r["warmup_l2"] for r in run_phase(phase)] == [0.25, 0.5]  # per-example means: (epoch + 1) / 4
+    bad = Phase("warmup", "warm-up", 1, 1, 1, ("l2",), torch.device("cpu"), lambda epoch: [0],
+                lambda batch: {"l2": torch.tensor(math.inf)}, hint="lower something")
+    with pytest.raises(HarnessError, match="warm-up diverged at epoch 0.*lower something"):
+        run_phase(bad)
