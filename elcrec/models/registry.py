@@ -77,6 +77,13 @@ _ENTRIES = [
                "baselines.bert4rec:BERT4Rec:BERT4RecConfig", "bert4rec"),
     ModelEntry("coserec", "YChen1993/CoSeRec @692cb41", "CoSeRec: informed insert/substitute augmentations",
                "baselines.coserec:CoSeRec:CoSeRecConfig", "coserec"),
+    ModelEntry("bpr-mf", "xiangwang1223/neural_graph_collaborative_filtering (BPRMF.py @04dada5)",
+               "BPR-MF: user and item embeddings, pairwise BPR loss, TF RMSProp",
+               "baselines.bprmf:BPRMF:BPRMFConfig", "bpr-mf"),
+    ModelEntry("gru4rec", "RUCAIBox/RecBole gru4rec.py @b616af6", "GRU4Rec: GRU over the sequence, CE on every prefix",
+               "baselines.gru4rec:GRU4Rec:GRU4RecConfig", "gru4rec"),
+    ModelEntry("caser", "graytowne/caser_pytorch @3e9ccfc", "Caser: CNN over the last L items + user, T targets",
+               "baselines.caser:Caser:CaserConfig", "caser"),
 ]
 MODELS: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
 
@@ -143,6 +150,10 @@ def resolve_config(name: str, dataset: str, overrides: dict[str, Any] | None = N
     return model_cls, cfg
 
 
-def build_model(name: str, dataset: str, item_size: int, overrides: dict[str, Any] | None = None):  # noqa: ANN201
+def build_model(name: str, dataset: str, item_size: int, overrides: dict[str, Any] | None = None,  # noqa: ANN201
+                num_users: int | None = None):
+    """(model, config); ``num_users`` fills the ``num_users`` setting of models with a user table (BPR-MF, Caser)."""
     model_cls, cfg = resolve_config(name, dataset, overrides)
+    if num_users is not None and hasattr(cfg, "num_users"):
+        cfg.num_users = num_users
     return model_cls(item_size, cfg), cfg

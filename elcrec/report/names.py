@@ -48,7 +48,7 @@ class Column:
 # is an extra column. CL4SRec is filled by `cl4srec` (SSLRec: CE over all items); `cl4srec-iclrec` (ICLRec's
 # InstanceCL) is an extra column.
 TABLE1_COLUMNS: tuple[Column, ...] = (
-    Column("BPR-MF", None), Column("GRU4Rec", None), Column("Caser", None), Column("SASRec", "sasrec"),
+    Column("BPR-MF", "bpr-mf"), Column("GRU4Rec", "gru4rec"), Column("Caser", "caser"), Column("SASRec", "sasrec"),
     Column("BERT4Rec", "bert4rec"), Column("DSSRec", None), Column("S3-Rec", "s3rec"), Column("CL4SRec", "cl4srec"),
     Column("DCRec", None), Column("MAERec", None), Column("IOCRec", None), Column("ICLRec", "iclrec"),
     Column("ELCRec", "elcrec"),
