@@ -186,9 +186,51 @@ def test_iclrec_centroids_get_no_gradient() -> None:
     terms["intent_cl"].backward()
     assert model.centroids.grad is None and model.raw_centroids.grad is None
     assert model.encoder.item_embeddings.weight.grad is not None  # the intent loss does train the encoder
-    # and the checkpoint layout stays ICLRec's: no centroid keys
-    assert not any("centroid" in k for k in model.state_dict())
+    # the checkpoint layout stays ICLRec's: no centroid keys (the state_dict keeps the warm start for resume)
     assert set(model.official_state_dict()) == set(model.encoder.state_dict())
+    assert {"raw_centroids", "kmeans_runs"} <= set(model.state_dict())
+
+
+def test_iclrec_kmeans_warm_starts_from_the_previous_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Epoch 1's k-means starts from epoch 0's centroids, as the original's one kept faiss Clustering object."""
+    import faiss
+
+    import baselines.iclrec as mod
+
+    data = tiny_data()
+    model = tiny_iclrec(data)
+    inits, datas = [], []
+    real = mod.faiss_kmeans
+
+    def spy(x, k, seed, niter, nredo, init=None):  # noqa: ANN001, ANN202
+        inits.append(None if init is None else init.copy())
+        datas.append(x.copy())
+        return real(x, k, seed, niter, nredo, init=init)
+
+    monkeypatch.setattr(mod, "faiss_kmeans", spy)
+    model.on_epoch_start(ctx_for(data, epoch=0))
+    first = model.raw_centroids.clone()
+    with torch.no_grad():  # a changed encoder, so epoch 1 clusters other data
+        model.encoder.item_embeddings.weight.mul_(1.5)
+    model.on_epoch_start(ctx_for(data, epoch=1))
+    assert inits[0] is None and np.array_equal(inits[1], first.numpy())
+    assert model.kmeans_runs.item() == 2
+    # and the result equals what one faiss Clustering object trained twice gives (the original's KMeans)
+    clus = faiss.Clustering(8, 4)
+    clus.verbose, clus.niter, clus.nredo, clus.seed = False, 20, 5, 1
+    clus.max_points_per_centroid, clus.min_points_per_centroid = 4096, 0
+    index = faiss.IndexFlatL2(8)
+    for x in datas:
+        clus.train(np.ascontiguousarray(x, dtype=np.float32), index)
+    kept = faiss.vector_to_array(clus.centroids).reshape(4, 8)
+    assert np.array_equal(model.raw_centroids.numpy(), kept)
+    cold = real(datas[1], 4, 1, 20, 5)
+    assert not np.array_equal(cold, kept)  # a fresh k-means would differ: the warm start is not a no-op
+    # a resumed run carries the warm start in its state_dict; the official checkpoint layout does not
+    fresh = tiny_iclrec(data)
+    fresh.load_state_dict(model.state_dict())
+    assert torch.equal(fresh.raw_centroids, model.raw_centroids) and fresh.kmeans_runs.item() == 2
+    fresh.load_official_state_dict(model.official_state_dict())
 
 
 def test_iclrec_intent_is_nearest_raw_centroid() -> None:
