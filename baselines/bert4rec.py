@@ -143,7 +143,7 @@ class BERT4Rec(RecModel):
         nll = F.cross_entropy(self.logits(out[masked]), seqs[masked], reduction="sum")
         return {"cloze": nll / (masked.sum().to(nll.dtype) + LOSS_EPS)}
 
-    def score(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def score(self, input_ids: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
         mask = torch.full_like(input_ids[:, :1], self.mask_id)
         shifted = torch.cat([input_ids[:, 1:], mask], 1)
         return self.logits(self.encoder(shifted, last_only=True)[:, -1])

@@ -370,6 +370,53 @@ def test_cl4srec_views_never_share_an_operator() -> None:
     assert all(int((m == model.mask_id).sum()) == 3 for m in masks)  # floor(0.3 * 10) masked
 
 
+def test_cl4srec_seq_aug_rows_are_sslrecs_prefix_samples() -> None:
+    from baselines.cl4srec import prefix_ends, prefix_rows
+
+    assert prefix_ends(5) == [1, 2, 4]  # T[:1]->T[1], T[:2]->T[2], T[:4]->T[4]; T[:3]->T[3] skipped, as SSLRec
+    assert prefix_ends(2) == [1] and prefix_ends(1) == []
+    data = SequenceData.from_lists([[1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11], [5, 6, 7]], max_len=4)
+    rows = prefix_rows(data)
+    inputs = [[i for i in row if i] for row in rows.train_inputs.tolist()]
+    targets = rows.train_targets[:, -1].tolist()
+    # user 0: T = [1..5]; user 1: T = [8, 9]; user 2: T = [5] has no sample
+    assert list(zip(map(tuple, inputs), targets)) == [((1,), 2), ((1, 2), 3), ((1, 2, 3, 4), 5), ((8,), 9)]
+    model = tiny_cl4srec(data, seq_aug=True)
+    assert model.train_overrides["max_epochs"] == 30 and model.train_overrides["batch_size"] == 512
+    builder = model.epoch_builder(data, 16)
+    assert builder.data.num_users == 4 and builder.num_batches() == 1
+    with pytest.raises(ValueError, match="SSLRec"):
+        CL4SRecConfig(variant="iclrec", seq_aug=True).validate()
+
+
+def test_cl4srec_chain_views_builds_view_two_on_an_in_place_first_view() -> None:
+    from baselines.cl4srec import ChainedViewBuilder
+
+    seq = list(range(1, 13))
+    data = SequenceData.from_lists([seq + [20, 21, 22]] * 300, max_len=12)
+    mask = data.item_size - 1
+    plain = tiny_cl4srec(data)
+    chained = tiny_cl4srec(data, chain_views=True)
+    assert isinstance(chained.epoch_builder(data, 300), ChainedViewBuilder)
+    for model, chains in ((plain, False), (chained, True)):
+        batch = next(iter(model.epoch_builder(data, 300).epoch(1, 0)))
+        v1, v2 = (v.tolist() for v in batch.views)
+        first_mask = [r for r in range(300) if mask in v1[r]]
+        assert first_mask  # some rows drew mask first (then crop or reorder: never a mask of their own)
+        carried = [v2[r].count(mask) for r in first_mask]
+        if chains:  # view 2 carries view 1's mask tokens (a reorder keeps all, a crop a subset)
+            assert sum(carried) > 0 and all(c <= v1[r].count(mask) for c, r in zip(carried, first_mask))
+            assert any(c == v1[r].count(mask) for c, r in zip(carried, first_mask))
+        else:
+            assert sum(carried) == 0
+        # after a crop first (a copy in SSLRec), view 2 starts from the original sequence either way
+        crop_first = [r for r in range(300) if 0 < sum(1 for i in v1[r] if i) < len(seq)]  # s[:-3] = seq
+        assert crop_first
+        for r in crop_first:
+            if mask not in v2[r]:
+                assert sorted(i for i in v2[r] if i) == seq  # a reorder of the untouched s[:-3]
+
+
 def test_cl4srec_never_ranks_the_mask_token() -> None:
     data = tiny_data()
     model = tiny_cl4srec(data).eval()
