@@ -1,8 +1,8 @@
 """BPR-MF: matrix factorisation trained with the pairwise BPR loss (Rendle et al., UAI 2009).
 
 The implementation ELCRec's Table 12 names is NGCF's baseline, xiangwang1223/neural_graph_collaborative_filtering
-(``NGCF/BPRMF.py`` @04dada5, ``NGCF/utility/load_data.py`` ``Data.sample`` and ``NGCF/utility/parser.py`` @2178526); this
-module follows it (written anew; RecBole's ``general_recommender/bpr.py`` computes the same loss).
+(``NGCF/BPRMF.py`` @04dada5, ``NGCF/utility/load_data.py`` ``Data.sample`` and ``NGCF/utility/parser.py``
+@2178526); this module follows it (written anew; RecBole's ``general_recommender/bpr.py`` computes the same loss).
 
 * Network: a user table and an item table (64-d, Xavier-uniform as ``tf.contrib.layers.xavier_initializer``);
   the score of item i for user u is ``<e_u, e_i>``, for every item id at once in :meth:`score`.
@@ -33,7 +33,7 @@ from torch import nn
 from elcrec.data.batches import Batch, epoch_rng
 from elcrec.data.negatives import NegativeSampler
 from elcrec.data.sequences import SequenceData
-from elcrec.models.base import RecModel
+from elcrec.models.base import RecModel, num_users_of
 from elcrec.nn.optim import TFRMSProp
 
 OPTIMIZERS = ("rmsprop", "adam")
@@ -99,10 +99,8 @@ class BPRMF(RecModel):
     def __init__(self, item_size: int, cfg: BPRMFConfig) -> None:
         cfg.validate()
         super().__init__(item_size, None)
-        if cfg.num_users < 1:
-            raise ValueError("BPR-MF needs num_users (build it with registry.build_model(..., num_users=N))")
         self.cfg = cfg
-        self.user_embeddings = nn.Embedding(cfg.num_users, cfg.hidden)
+        self.user_embeddings = nn.Embedding(num_users_of("BPR-MF", cfg), cfg.hidden)
         self.item_embeddings = nn.Embedding(item_size, cfg.hidden)
         nn.init.xavier_uniform_(self.user_embeddings.weight)
         nn.init.xavier_uniform_(self.item_embeddings.weight)

@@ -1,8 +1,8 @@
 """Caser: convolutional sequence embedding (Tang & Wang, WSDM 2018), as its authors' PyTorch code trains it.
 
 Follows graytowne/caser_pytorch (``caser.py`` @3e9ccfc, ``train_caser.py`` @4d9ee96, ``interactions.py``
-@26ef449), the code ELCRec's Table 12 names; written anew. RecBole's ``caser.py`` simplifies it (one target, no windows); this
-module keeps the original's windows and targets.
+@26ef449), the code ELCRec's Table 12 names; written anew. RecBole's ``caser.py`` simplifies it (one target, no
+windows); this module keeps the original's windows and targets.
 
 * Training instances (``Interactions.to_sequence(L, T)``): every window of ``L + T`` consecutive items of a
   user's training items ``s[:-2]`` (step 1), the first L the input and the last T the targets; a user with fewer
@@ -36,7 +36,7 @@ from torch import nn
 from elcrec.data.batches import Batch, epoch_rng
 from elcrec.data.negatives import NegativeSampler
 from elcrec.data.sequences import SequenceData
-from elcrec.models.base import RecModel
+from elcrec.models.base import RecModel, num_users_of
 
 
 @dataclass
@@ -105,11 +105,9 @@ class Caser(RecModel):
     def __init__(self, item_size: int, cfg: CaserConfig) -> None:
         cfg.validate()
         super().__init__(item_size, None)
-        if cfg.num_users < 1:
-            raise ValueError("Caser needs num_users (build it with registry.build_model(..., num_users=N))")
         self.cfg = cfg
         d = cfg.hidden
-        self.user_embeddings = nn.Embedding(cfg.num_users, d)
+        self.user_embeddings = nn.Embedding(num_users_of("Caser", cfg), d)
         self.item_embeddings = nn.Embedding(item_size, d)
         self.conv_v = nn.Conv2d(1, cfg.nv, (cfg.L, 1))
         self.conv_h = nn.ModuleList([nn.Conv2d(1, cfg.nh, (h, d)) for h in range(1, cfg.L + 1)])

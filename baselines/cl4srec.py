@@ -37,8 +37,8 @@ Deliberate deviations from SSLRec (variant ``sslrec``):
   the harness protocol. SSLRec's data handler has ``seq_aug: true``: every prefix of the training sequence
   ``s[:-2]`` is a sample of its own (prefix ``s[:t]`` -> ``s[t]``, t >= 1; SSLRec's ``_seq_aug`` range skips the
   prefix one item short of the whole sequence, and so do we: ``prefix_ends``), with its own two views, shuffled
-  and batched 512 at a time, for 30 epochs (HEAD's cl4srec.yml; data_handler_sequential.py @140fe98). ``seq_aug: true`` here trains exactly that
-  regime (``prefix_rows``; ``train_overrides`` become batch 512, 30 epochs). ``ce_positions: all`` with
+  and batched 512 at a time, for 30 epochs (HEAD's cl4srec.yml; data_handler_sequential.py @140fe98).
+  ``seq_aug: true`` here trains exactly that regime (``prefix_rows``; ``train_overrides`` become batch 512, 30 epochs). ``ce_positions: all`` with
   ``attention: causal`` is a cheaper relative: the CE on every position of one row per user (the prefix
   objective for the CE term only);
 * **Second view.** SSLRec's ``item_mask`` and ``item_reorder`` write into ``seq[:]``, a numpy *view* of the

@@ -175,7 +175,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         tcfg.max_epochs = args.max_epochs
     status = read_status(args.dataset, args.data_dir) or {}
     meta = {"model": args.model, "dataset": args.dataset, "seed": args.seed, "item_size": data.item_size,
-            "heads": getattr(mcfg, "heads", None), "model_config": dataclasses.asdict(mcfg), "data_sha256": status.get("sha256"),
+            "heads": getattr(mcfg, "heads", None), "model_config": dataclasses.asdict(mcfg),
+            "data_sha256": status.get("sha256"),
             "overrides": sets}
     meta["train_overrides"] = dict(model.train_overrides)
     dataset_dir = dataset_path(args.dataset, args.data_dir).parent

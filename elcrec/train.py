@@ -1,4 +1,8 @@
-"""The one trainer for every model: Adam, early stopping, best state, one test evaluation, resume, logs.
+"""The one trainer for every model: its optimiser, early stopping, best state, one test evaluation, resume, logs.
+
+The optimiser (and an optional lr schedule, stepped after every update, and gradient clipping) is the model's
+``make_optimizer``/``grad_clip``; the default is the protocol's Adam. Batches come from the model's
+``epoch_builder`` (default: one row per user).
 
 Protocol (method doc §3.4): Adam (lr 1e-3, betas 0.9/0.999, no weight decay) over all parameters, batch 256,
 up to 300 epochs, validation NDCG@20 after every epoch, early stopping with patience 40 (a new best must be

@@ -190,8 +190,8 @@ def test_caser_epoch_negatives_shuffle_and_user_ids() -> None:
     assert windows.num_batches() == len(batches) == math.ceil(13 / 4)
     rows = [(u, tuple(i), tuple(t)) for b in batches
             for u, i, t in zip(b.user_ids.tolist(), b.input_ids.tolist(), b.target_pos.tolist())]
-    assert sorted(rows) == sorted((u, tuple(i), tuple(t)) for u, i, t in zip(*(a.tolist() for a in
-                                                                                caser_windows(data.training_part(), 3, 2))))
+    users, inputs, targets = (a.tolist() for a in caser_windows(data.training_part(), 3, 2))
+    assert sorted(rows) == sorted((u, tuple(i), tuple(t)) for u, i, t in zip(users, inputs, targets))
     for b in batches:
         assert b.target_neg.shape == (len(b), 4)  # neg_samples * T per window
         for u, negs in zip(b.user_ids.tolist(), b.target_neg.tolist()):

@@ -77,6 +77,13 @@ class TrainContext:
     dataset_dir: Path | None = None  # data/NAME/: item2attributes.json for S3-Rec lives here
 
 
+def num_users_of(name: str, cfg: Any) -> int:
+    """The ``num_users`` a user-embedding model was configured with (filled by ``registry.build_model``)."""
+    if getattr(cfg, "num_users", 0) < 1:
+        raise ValueError(f"{name} embeds users: build it with registry.build_model(..., num_users=N)")
+    return int(cfg.num_users)
+
+
 class RecModel(nn.Module):
     name: ClassVar[str] = "base"
     needs_negatives: ClassVar[bool] = True

@@ -73,7 +73,7 @@ _ENTRIES = [
                "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", needs_files=(ATTRIBUTE_FILE,)),
     ModelEntry("s3rec-noattr", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec without item attributes (MIP + SP only)",
                "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", {"use_attributes": False}),
-    ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking, BERT's AdamW schedule",
+    ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking, BERT's optimiser",
                "baselines.bert4rec:BERT4Rec:BERT4RecConfig", "bert4rec"),
     ModelEntry("bert4rec-adam", "FeiSun/BERT4Rec", "BERT4Rec trained with the harness's constant Adam (lr 1e-3)",
                "baselines.bert4rec:BERT4Rec:BERT4RecConfig", "bert4rec", {"optimizer": "adam"}),

@@ -19,8 +19,8 @@ from torch.optim.lr_scheduler import LambdaLR
 
 
 class AdamWeightDecay(torch.optim.Optimizer):
-    def __init__(self, params: Iterable, lr: float, weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-6) -> None:
+    def __init__(self, params: Iterable, lr: float, weight_decay: float = 0.0,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-6) -> None:
         super().__init__(params, {"lr": lr, "weight_decay": weight_decay, "betas": betas, "eps": eps})
 
     @torch.no_grad()
