@@ -263,6 +263,17 @@ def test_evaluator_passes_user_ids_to_user_models() -> None:
         assert result.ranks[u] == int((row >= row[split.targets[u]]).sum()) - 1
 
 
+def test_shared_epoch_builder_carries_user_ids_only_when_asked() -> None:
+    from elcrec.data.batches import EpochBuilder
+
+    data = tiny_data()
+    with_ids = list(EpochBuilder(data, 3, False, None, user_ids=True).epoch(1, 0))
+    assert all(torch.equal(b.user_ids, b.users) for b in with_ids)
+    assert sorted(u for b in with_ids for u in b.user_ids.tolist()) == [0, 1, 2, 3]
+    assert all(b.user_ids is None for b in EpochBuilder(data, 3, False, None).epoch(1, 0))
+    assert with_ids[0].to("cpu").user_ids is not None
+
+
 @pytest.mark.parametrize("name", ["bpr-mf", "gru4rec", "caser"])
 def test_registry_builds_with_num_users_and_fills_table1(name: str) -> None:
     assert MODELS[name].status == "implemented"
