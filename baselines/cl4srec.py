@@ -33,9 +33,19 @@ Deliberate deviations from SSLRec (variant ``sslrec``):
 * **Backbone.** The shared S3-Rec/ICLRec encoder (post-LN, LayerNorm on the embeddings, additive -10000 mask)
   instead of SSLRec's BERT4Rec-style pre-LN blocks (no embedding LayerNorm, extra dropout after each block,
   -1e9 mask). Same depth, width, heads, FFN size, dropout rate and N(0, 0.02) initialisation;
-* **Training samples.** One sequence per user (``s[:-3]``, target ``s[-3]``) as the harness protocol; SSLRec's
-  ``seq_aug: true`` also trains on every prefix of the training sequence. ``ce_positions: all`` with
-  ``attention: causal`` puts the CE on every position instead, which is the prefix objective for the CE term;
+* **Training samples.** By default one sample per user (``s[:-3]``, CE at the last position, target ``s[-3]``),
+  the harness protocol. SSLRec's data handler has ``seq_aug: true``: every prefix of the training sequence
+  ``s[:-2]`` is a sample of its own (prefix ``s[:t]`` -> ``s[t]``, t >= 1; SSLRec's ``_seq_aug`` range skips the
+  prefix one item short of the whole sequence, and so do we: ``prefix_ends``), with its own two views, shuffled
+  and batched 512 at a time, for 30 epochs (HEAD's cl4srec.yml; data_handler_sequential.py @140fe98).
+  ``seq_aug: true`` here trains exactly that regime (``prefix_rows``; ``train_overrides`` become batch 512, 30 epochs). ``ce_positions: all`` with
+  ``attention: causal`` is a cheaper relative: the CE on every position of one row per user (the prefix
+  objective for the CE term only);
+* **Second view.** SSLRec's ``item_mask`` and ``item_reorder`` write into ``seq[:]``, a numpy *view* of the
+  sequence, so when the first view is a mask or a reorder the second view is built on the corrupted sequence
+  (crop copies, so after a crop the second view starts from the original). ``chain_views: true`` reproduces
+  that (``ChainedViewBuilder``); by default both views start from the original sequence, as the CL4SRec
+  paper describes;
 * **Augmentation details.** The shared vectorised operators (elcrec/data/augment.py): they act on the untruncated
   ``s[:-3]`` and then keep the last 50 (SSLRec augments the already truncated window); crop/reorder windows never
   end at the last item (ICLRec's off-by-one; SSLRec allows it); reorder is a proper shuffle of the window
@@ -59,9 +69,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from elcrec.data.augment import AugmentConfig
-from elcrec.data.batches import Batch
-from elcrec.models.base import EncoderConfig, RecModel
+import numpy as np
+
+from elcrec.data.augment import AugmentConfig, augment_flat, augment_views, draw_ops, pack_last
+from elcrec.data.batches import Batch, EpochBuilder
+from elcrec.data.sequences import SequenceData
+from elcrec.models.base import BatchSource, EncoderConfig, RecModel
 from elcrec.nn.losses import bce_next_item, nce_loss
 
 VARIANTS = ("sslrec", "iclrec")
@@ -92,6 +105,8 @@ class CL4SRecConfig(EncoderConfig):
     cl_weight: float = 0.1  # lmd (SSLRec) / cf_weight (ICLRec)
     temperature: float = 1.0  # tau
     ce_positions: str = "last"  # sslrec only: last (SSLRec) | all (every non-pad position; needs causal)
+    seq_aug: bool = False  # sslrec only: every prefix of s[:-2] a sample of its own (SSLRec's seq_aug: true)
+    chain_views: bool = False  # sslrec only: the second view built on an in-place mask/reorder first view (SSLRec)
 
     def __post_init__(self) -> None:
         for key, value in VARIANT_DEFAULTS.get(self.variant, VARIANT_DEFAULTS["sslrec"]).items():
@@ -107,9 +122,45 @@ class CL4SRecConfig(EncoderConfig):
             raise ValueError(f"ce_positions must be 'last' or 'all', not {self.ce_positions!r}")
         if self.ce_positions == "all" and self.attention != "causal":
             raise ValueError("ce_positions=all needs attention=causal (a bidirectional encoder sees the targets)")
+        if self.variant != "sslrec" and (self.seq_aug or self.chain_views):
+            raise ValueError("seq_aug and chain_views are SSLRec's (variant sslrec)")
         for key in ("crop_keep", "mask_ratio", "reorder_ratio"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"{key} must lie in [0, 1], not {getattr(self, key)}")
+
+
+def prefix_ends(n_train: int) -> list[int]:
+    """The prefix lengths t (sample ``T[:t] -> T[t]``) SSLRec's ``_seq_aug`` makes of a training sequence T of
+    ``n_train`` items: the whole one (t = n_train - 1) and ``seq[:i] -> seq[i]`` for i in ``range(1, len(seq) - 1)``
+    of its history ``seq = T[:-1]``, which skips t = n_train - 2 (SSLRec's range, kept)."""
+    return list(range(1, n_train - 2)) + ([n_train - 1] if n_train >= 2 else [])
+
+
+def prefix_rows(data: SequenceData) -> SequenceData:
+    """SSLRec's ``seq_aug``: one row per sample ``T[:t] -> T[t]`` of each training sequence ``T = s[:-2]``.
+
+    A row is ``T[:t + 1]`` plus two filler items, so the shared split reads input ``T[:t]`` and last target
+    ``T[t]`` from it (the fillers stand where valid and test items stand and are never trained on).
+    """
+    rows = []
+    for u in range(data.num_users):
+        seq = data.items[data.offsets[u]:data.offsets[u + 1] - 2].tolist()
+        rows += [seq[: t + 1] + [seq[t]] * 2 for t in prefix_ends(len(seq))]
+    return SequenceData.from_lists(rows, f"{data.name}-prefixes", data.max_len)
+
+
+class ChainedViewBuilder(EpochBuilder):
+    """Views as SSLRec makes them: an in-place mask or reorder of view 1 is what view 2 starts from."""
+
+    def views_for(self, users: np.ndarray, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        assert self.augment is not None
+        starts = self.data.offsets[:-1][users]
+        lengths = self.data.lengths[users] - 3
+        first, second = draw_ops(len(users), self.augment, rng)
+        values, keep, seg = augment_flat(self.data.items, starts, lengths, first, self.augment, rng)
+        view1 = pack_last(values[keep], seg[keep], len(users), self.data.max_len)
+        flat_starts = np.cumsum(lengths) - lengths  # view 2 from the sequences as view 1 left them
+        return view1, augment_views(values, flat_starts, lengths, second, self.augment, self.data.max_len, rng)
 
 
 class CL4SRec(RecModel):
@@ -121,6 +172,8 @@ class CL4SRec(RecModel):
         self.cfg = cfg
         self.mask_id = item_size - 1  # item_num + 1
         self.train_overrides = dict(TRAIN_OVERRIDES[cfg.variant])
+        if cfg.seq_aug:
+            self.train_overrides["max_epochs"] = 30  # HEAD's cl4srec.yml, for its prefix-augmented data
         if cfg.variant == "sslrec":
             self.needs_negatives = False
             self.augment = AugmentConfig(tau=cfg.crop_keep, gamma=cfg.mask_ratio, beta=cfg.reorder_ratio,
@@ -131,6 +184,11 @@ class CL4SRec(RecModel):
             self.augment = AugmentConfig(tau=cfg.crop_keep, gamma=cfg.mask_ratio, beta=cfg.reorder_ratio,
                                          mask_value=0)
             self.loss_weights = {"rec": 1.0, "seq_cl": cfg.cl_weight}
+
+    def epoch_builder(self, data: SequenceData, batch_size: int) -> BatchSource:
+        rows = prefix_rows(data) if self.cfg.seq_aug else data
+        builder = ChainedViewBuilder if self.cfg.chain_views else EpochBuilder
+        return builder(rows, batch_size, self.needs_negatives, self.augment)
 
     # --- losses ----------------------------------------------------------------------------------------
     def softmax_ce(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -166,7 +224,7 @@ class CL4SRec(RecModel):
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         return self._sslrec_loss(batch) if self.cfg.variant == "sslrec" else self._iclrec_loss(batch)
 
-    def score(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def score(self, input_ids: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
         scores = self.encoder.score(input_ids)
         if not self.cfg.rank_mask_token:
             scores[:, self.mask_id] = MASKED_SCORE

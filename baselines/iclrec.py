@@ -6,7 +6,12 @@ Follows the official code, salesforce/ICLRec @2890e6c (``src/trainers.py`` ``ICL
 
 * E-step, at the start of **every** epoch (``on_epoch_start``): the model in eval mode encodes every user's
   training input; the outputs are mean-pooled (pads included) and clustered by faiss k-means (k = 256,
-  20 iterations, 5 restarts, seed = run seed, max 4096 points per centroid). The raw centroids are kept for the
+  20 iterations, 5 restarts, seed = run seed, max 4096 points per centroid). The original builds one
+  ``faiss.Clustering`` object and calls ``train`` on it every epoch, and faiss starts a call from the centroids
+  the object already holds: the first k-means starts from random points, every later one from the previous
+  epoch's centroids (and its 5 restarts continue one another, the best is kept). We pass the previous
+  centroids as ``init``, which computes the same (``KMeans.train``, models.py; faiss ``Clustering.cpp``
+  ``n_input_centroids``). The raw centroids are kept for the
   assignment and their L2-normalised copies serve as intents; both are fixed for the epoch and are buffers, not
   parameters: no gradient reaches them.
 * M-step, per batch (``contrast_type = Hybrid``, the scripts' setting):
@@ -35,7 +40,8 @@ the original), so the released ``ICLRec-*-1.pt`` files load with ``load_official
 Deliberate deviations from the original code:
 
 * faiss k-means runs on the CPU (``IndexFlatL2``); the original uses ``GpuIndexFlatL2`` (faiss-gpu). Same
-  algorithm, seed and settings; float summation order can differ, so centroids are not bit-identical;
+  algorithm, seed, settings and warm start (below); float summation order can differ, so centroids are not
+  bit-identical;
 * the nearest-centroid query is an exact argmin of squared L2 distances in torch instead of a faiss search
   (same result up to float ties);
 * if there are no more users than clusters the harness refuses (``ConfigError`` from ``faiss_kmeans``) instead
@@ -92,9 +98,12 @@ class ICLRec(RecModel):
         self.augment = AugmentConfig(tau=cfg.tau, gamma=cfg.gamma, beta=cfg.beta, mask_value=0)
         self.uses_seq_cl = cfg.contrast_type in ("Hybrid", "InstanceCL")
         self.uses_intents = cfg.contrast_type in ("Hybrid", "IntentCL")
-        # Fixed for an epoch, rebuilt by k-means at every epoch start: buffers (never parameters, so Adam and
-        # autograd never see them) and not persistent (not in state_dict, so checkpoints keep ICLRec's layout).
-        self.register_buffer("raw_centroids", torch.zeros(cfg.k, cfg.hidden), persistent=False)
+        # Fixed for an epoch, rebuilt by k-means at every epoch start: buffers, never parameters, so Adam and
+        # autograd never see them. The raw centroids and the count of k-means runs are persistent, because the
+        # next epoch's k-means starts from them (a resumed run must too); official_state_dict leaves them out,
+        # so checkpoints keep ICLRec's layout.
+        self.register_buffer("raw_centroids", torch.zeros(cfg.k, cfg.hidden))
+        self.register_buffer("kmeans_runs", torch.zeros((), dtype=torch.long))
         self.register_buffer("centroids", torch.zeros(cfg.k, cfg.hidden), persistent=False)
         self.epoch_started = False  # on_epoch_start has run at least once
         self.intents_ready = False  # k-means ran for the current epoch (False during warm-up)
@@ -110,12 +119,26 @@ class ICLRec(RecModel):
         self.intents_ready = False
         if not self.uses_intents or ctx.epoch < self.cfg.warm_up_epochs:
             return
+        # the original keeps one faiss Clustering object: from its second run on, k-means starts from the
+        # centroids of the run before (kmeans.py faiss_kmeans ``init``)
+        warm = self.raw_centroids.cpu().numpy() if self.kmeans_runs.item() > 0 else None
         raw = faiss_kmeans(self.pooled_train_embeddings(ctx), self.cfg.k, ctx.seed,
-                           self.cfg.kmeans_iters, self.cfg.kmeans_redo)
+                           self.cfg.kmeans_iters, self.cfg.kmeans_redo, init=warm)
         raw_t = torch.from_numpy(raw).to(self.raw_centroids)
         self.raw_centroids.copy_(raw_t)
+        self.kmeans_runs += 1
         self.centroids.copy_(F.normalize(raw_t, dim=1))
         self.intents_ready = True
+
+    KMEANS_STATE = ("raw_centroids", "kmeans_runs")
+
+    def official_state_dict(self) -> dict[str, torch.Tensor]:
+        """ICLRec's checkpoint layout: the encoder keys only (the original saves no centroids)."""
+        return {k: v for k, v in super().official_state_dict().items() if k not in self.KMEANS_STATE}
+
+    def load_official_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        own = self.state_dict()
+        super().load_official_state_dict({**{k: own[k] for k in self.KMEANS_STATE}, **state})
 
     def assign_intents(self, seq_out: torch.Tensor) -> torch.Tensor:
         """Cluster id of each sequence: the raw centroid nearest to its detached mean-pooled output."""

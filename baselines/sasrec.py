@@ -19,8 +19,10 @@ Deliberate deviations from the original code:
   they are left out (no effect on the forward pass; the checkpoint holds the encoder keys only);
 * evaluation is the shared evaluator (the same full-ranking rule, history scored 0).
 
-Not the TensorFlow ``kang205/SASRec`` code (hidden 50, batch 128, its own negative sampling and evaluator):
-ELCRec's Table 1 SASRec cells come from S3-Rec's full-ranking table, which this code produced.
+Not the TensorFlow ``kang205/SASRec`` code (hidden 50, batch 128, its own negative sampling and evaluator).
+Where ELCRec's Table 1 SASRec cells come from is only partly known: the four Toys cells equal S3-Rec's
+full-ranking table (which this code produced), the others do not (Beauty HR@5/HR@20: paper .0374/.0901,
+S3-Rec's table .0387/.0902), so they were re-run or taken from another paper.
 """
 from __future__ import annotations
 

@@ -96,7 +96,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         scorer, _ = load_encoder(state, heads=int(meta.get("heads", 2)))
         scorer.to(device).eval()
     result = rank_targets(scorer.score, data.eval_split(args.split), data.item_size,
-                          history=args.history, ties=args.ties, batch_size=args.batch_size, device=device)
+                          history=args.history, ties=args.ties, batch_size=args.batch_size, device=device,
+                          user_ids=getattr(scorer, "needs_user_ids", False))
     metrics = result.metrics
     if args.per_user:
         write_text(args.per_user, result.per_user().to_csv(index=False))
@@ -163,7 +164,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     prepare_run_dir(out, args.overwrite)
     seed_everything(args.seed)
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
-    model, mcfg = build_model(base_model, args.dataset, data.item_size, model_sets)
+    model, mcfg = build_model(base_model, args.dataset, data.item_size, model_sets, num_users=data.num_users)
     data.max_len = mcfg.max_len
     for key, value in {**model.train_overrides, **train_sets}.items():  # the user's --set wins
         setattr(tcfg, key, _coerce_train(key, value, getattr(tcfg, key)))
@@ -171,7 +172,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         tcfg.max_epochs = args.max_epochs
     status = read_status(args.dataset, args.data_dir) or {}
     meta = {"model": args.model, "dataset": args.dataset, "seed": args.seed, "item_size": data.item_size,
-            "heads": mcfg.heads, "model_config": dataclasses.asdict(mcfg), "data_sha256": status.get("sha256"),
+            "heads": getattr(mcfg, "heads", None), "model_config": dataclasses.asdict(mcfg),
+            "data_sha256": status.get("sha256"),
             "overrides": sets}
     meta["train_overrides"] = dict(model.train_overrides)
     dataset_dir = dataset_path(args.dataset, args.data_dir).parent

@@ -76,8 +76,13 @@ def rank_targets(
     ties: str = "pessimistic",
     batch_size: int = 512,
     device: str | torch.device = "cpu",
+    user_ids: bool = False,
 ) -> EvalResult:
-    """Rank every user's target among all item ids; ``score`` maps (B, L) input ids to (B, item_size) scores."""
+    """Rank every user's target among all item ids; ``score`` maps (B, L) input ids to (B, item_size) scores.
+
+    ``user_ids``: also pass ``user_ids=`` (the split's row indices, which are the user ids) to ``score``, for
+    models that embed the user (BPR-MF, Caser).
+    """
     if history not in HISTORY_RULES:
         raise HarnessError(f"unknown history rule {history!r}; choose one of {', '.join(HISTORY_RULES)}")
     if ties not in TIE_RULES:
@@ -85,7 +90,11 @@ def rank_targets(
     ranks = np.empty(split.num_users, dtype=np.int64)
     for lo in range(0, split.num_users, batch_size):
         hi = min(lo + batch_size, split.num_users)
-        scores = score(split.inputs[lo:hi].to(device)).float()
+        inputs = split.inputs[lo:hi].to(device)
+        if user_ids:
+            scores = score(inputs, user_ids=torch.arange(lo, hi, device=inputs.device)).float()
+        else:
+            scores = score(inputs).float()
         if scores.shape != (hi - lo, item_size):
             raise HarnessError(f"score() returned shape {tuple(scores.shape)}, expected {(hi - lo, item_size)}")
         if not torch.isfinite(scores.sum(1)).all():  # one cheap pass; NaN would silently rank first

@@ -1,4 +1,8 @@
-"""The one trainer for every model: Adam, early stopping, best state, one test evaluation, resume, logs.
+"""The one trainer for every model: its optimiser, early stopping, best state, one test evaluation, resume, logs.
+
+The optimiser (and an optional lr schedule, stepped after every update, and gradient clipping) is the model's
+``make_optimizer``/``grad_clip``; the default is the protocol's Adam. Batches come from the model's
+``epoch_builder`` (default: one row per user).
 
 Protocol (method doc §3.4): Adam (lr 1e-3, betas 0.9/0.999, no weight decay) over all parameters, batch 256,
 up to 300 epochs, validation NDCG@20 after every epoch, early stopping with patience 40 (a new best must be
@@ -24,7 +28,6 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from elcrec.data.batches import EpochBuilder
 from elcrec.data.sequences import SequenceData
 from elcrec.errors import HarnessError
 from elcrec.fileio import atomic_path
@@ -88,10 +91,9 @@ class Trainer:
                  seed: int, meta: dict[str, Any], dataset_dir: Path | None = None) -> None:
         self.model, self.data, self.cfg, self.out = model.to(device), data, cfg, out
         self.device, self.seed, self.meta, self.dataset_dir = device, seed, meta, dataset_dir
-        # fused: one kernel for the whole update (same Adam arithmetic as the default for-loop version)
-        self.optim = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), fused=True,
-                                      weight_decay=cfg.weight_decay)
-        self.builder = EpochBuilder(data, cfg.batch_size, model.needs_negatives, model.augment)
+        self.builder = model.epoch_builder(data, cfg.batch_size)
+        # the model's optimiser (default: the shared fused Adam, no schedule); the scheduler steps after every step
+        self.optim, self.sched = model.make_optimizer(cfg, self.builder.num_batches())
         self.valid_split, self.test_split = data.eval_split("valid"), data.eval_split("test")
         if cfg.early_stopping_metric not in METRIC_KEYS:
             raise HarnessError(f"early_stopping_metric must be one of {METRIC_KEYS}")
@@ -115,7 +117,8 @@ class Trainer:
         self.model.eval()
         split = self.valid_split if which == "valid" else self.test_split
         result = rank_targets(self.model.score, split, self.data.item_size, history=self.cfg.history,
-                              ties=self.cfg.ties, batch_size=self.cfg.eval_batch_size, device=self.device)
+                              ties=self.cfg.ties, batch_size=self.cfg.eval_batch_size, device=self.device,
+                              user_ids=self.model.needs_user_ids)
         self.model.train()
         return result
 
@@ -140,7 +143,11 @@ class Trainer:
                 )
             self.optim.zero_grad(set_to_none=True)
             total.backward()
+            if self.model.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.model.grad_clip)
             self.optim.step()
+            if self.sched is not None:
+                self.sched.step()
             self.model.after_step()
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v.item()
@@ -169,6 +176,8 @@ class Trainer:
                 )
             self.model.load_state_dict(state["model"])
             self.optim.load_state_dict(state["optim"])
+            if self.sched is not None:
+                self.sched.load_state_dict(state["sched"])
             prof = Profiler(self.device, state["profile"])
             start, best_score, best_epoch = state["epoch"] + 1, state["best_score"], state["best_epoch"]
             bad, log, best_state = state["bad_epochs"], state["log"], state["best_state"]
@@ -203,6 +212,7 @@ class Trainer:
                        + f"); valid {key} {valid[key]:.4f} (best {best_score:.4f} at epoch {best_epoch}); "
                        f"{row['train_seconds']:.1f}s + {row['valid_seconds']:.1f}s")
             save_torch({"epoch": epoch, "model": self.model.state_dict(), "optim": self.optim.state_dict(),
+                        "sched": None if self.sched is None else self.sched.state_dict(),
                         "best_state": best_state, "best_score": best_score, "best_epoch": best_epoch,
                         "bad_epochs": bad, "log": log, "profile": prof.state, "meta": self.meta,
                         "train": dataclasses.asdict(self.cfg)}, self.out / RESUME)

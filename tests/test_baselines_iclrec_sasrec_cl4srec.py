@@ -186,9 +186,51 @@ def test_iclrec_centroids_get_no_gradient() -> None:
     terms["intent_cl"].backward()
     assert model.centroids.grad is None and model.raw_centroids.grad is None
     assert model.encoder.item_embeddings.weight.grad is not None  # the intent loss does train the encoder
-    # and the checkpoint layout stays ICLRec's: no centroid keys
-    assert not any("centroid" in k for k in model.state_dict())
+    # the checkpoint layout stays ICLRec's: no centroid keys (the state_dict keeps the warm start for resume)
     assert set(model.official_state_dict()) == set(model.encoder.state_dict())
+    assert {"raw_centroids", "kmeans_runs"} <= set(model.state_dict())
+
+
+def test_iclrec_kmeans_warm_starts_from_the_previous_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Epoch 1's k-means starts from epoch 0's centroids, as the original's one kept faiss Clustering object."""
+    import faiss
+
+    import baselines.iclrec as mod
+
+    data = tiny_data()
+    model = tiny_iclrec(data)
+    inits, datas = [], []
+    real = mod.faiss_kmeans
+
+    def spy(x, k, seed, niter, nredo, init=None):  # noqa: ANN001, ANN202
+        inits.append(None if init is None else init.copy())
+        datas.append(x.copy())
+        return real(x, k, seed, niter, nredo, init=init)
+
+    monkeypatch.setattr(mod, "faiss_kmeans", spy)
+    model.on_epoch_start(ctx_for(data, epoch=0))
+    first = model.raw_centroids.clone()
+    with torch.no_grad():  # a changed encoder, so epoch 1 clusters other data
+        model.encoder.item_embeddings.weight.mul_(1.5)
+    model.on_epoch_start(ctx_for(data, epoch=1))
+    assert inits[0] is None and np.array_equal(inits[1], first.numpy())
+    assert model.kmeans_runs.item() == 2
+    # and the result equals what one faiss Clustering object trained twice gives (the original's KMeans)
+    clus = faiss.Clustering(8, 4)
+    clus.verbose, clus.niter, clus.nredo, clus.seed = False, 20, 5, 1
+    clus.max_points_per_centroid, clus.min_points_per_centroid = 4096, 0
+    index = faiss.IndexFlatL2(8)
+    for x in datas:
+        clus.train(np.ascontiguousarray(x, dtype=np.float32), index)
+    kept = faiss.vector_to_array(clus.centroids).reshape(4, 8)
+    assert np.array_equal(model.raw_centroids.numpy(), kept)
+    cold = real(datas[1], 4, 1, 20, 5)
+    assert not np.array_equal(cold, kept)  # a fresh k-means would differ: the warm start is not a no-op
+    # a resumed run carries the warm start in its state_dict; the official checkpoint layout does not
+    fresh = tiny_iclrec(data)
+    fresh.load_state_dict(model.state_dict())
+    assert torch.equal(fresh.raw_centroids, model.raw_centroids) and fresh.kmeans_runs.item() == 2
+    fresh.load_official_state_dict(model.official_state_dict())
 
 
 def test_iclrec_intent_is_nearest_raw_centroid() -> None:
@@ -326,6 +368,53 @@ def test_cl4srec_views_never_share_an_operator() -> None:
     assert all(int((c > 0).sum()) == 6 for c in crops)  # floor(0.6 * 10) kept
     masks = [a for a, (p, _) in zip(v1, pairs) if p == "mask"]
     assert all(int((m == model.mask_id).sum()) == 3 for m in masks)  # floor(0.3 * 10) masked
+
+
+def test_cl4srec_seq_aug_rows_are_sslrecs_prefix_samples() -> None:
+    from baselines.cl4srec import prefix_ends, prefix_rows
+
+    assert prefix_ends(5) == [1, 2, 4]  # T[:1]->T[1], T[:2]->T[2], T[:4]->T[4]; T[:3]->T[3] skipped, as SSLRec
+    assert prefix_ends(2) == [1] and prefix_ends(1) == []
+    data = SequenceData.from_lists([[1, 2, 3, 4, 5, 6, 7], [8, 9, 10, 11], [5, 6, 7]], max_len=4)
+    rows = prefix_rows(data)
+    inputs = [[i for i in row if i] for row in rows.train_inputs.tolist()]
+    targets = rows.train_targets[:, -1].tolist()
+    # user 0: T = [1..5]; user 1: T = [8, 9]; user 2: T = [5] has no sample
+    assert list(zip(map(tuple, inputs), targets)) == [((1,), 2), ((1, 2), 3), ((1, 2, 3, 4), 5), ((8,), 9)]
+    model = tiny_cl4srec(data, seq_aug=True)
+    assert model.train_overrides["max_epochs"] == 30 and model.train_overrides["batch_size"] == 512
+    builder = model.epoch_builder(data, 16)
+    assert builder.data.num_users == 4 and builder.num_batches() == 1
+    with pytest.raises(ValueError, match="SSLRec"):
+        CL4SRecConfig(variant="iclrec", seq_aug=True).validate()
+
+
+def test_cl4srec_chain_views_builds_view_two_on_an_in_place_first_view() -> None:
+    from baselines.cl4srec import ChainedViewBuilder
+
+    seq = list(range(1, 13))
+    data = SequenceData.from_lists([seq + [20, 21, 22]] * 300, max_len=12)
+    mask = data.item_size - 1
+    plain = tiny_cl4srec(data)
+    chained = tiny_cl4srec(data, chain_views=True)
+    assert isinstance(chained.epoch_builder(data, 300), ChainedViewBuilder)
+    for model, chains in ((plain, False), (chained, True)):
+        batch = next(iter(model.epoch_builder(data, 300).epoch(1, 0)))
+        v1, v2 = (v.tolist() for v in batch.views)
+        first_mask = [r for r in range(300) if mask in v1[r]]
+        assert first_mask  # some rows drew mask first (then crop or reorder: never a mask of their own)
+        carried = [v2[r].count(mask) for r in first_mask]
+        if chains:  # view 2 carries view 1's mask tokens (a reorder keeps all, a crop a subset)
+            assert sum(carried) > 0 and all(c <= v1[r].count(mask) for c, r in zip(carried, first_mask))
+            assert any(c == v1[r].count(mask) for c, r in zip(carried, first_mask))
+        else:
+            assert sum(carried) == 0
+        # after a crop first (a copy in SSLRec), view 2 starts from the original sequence either way
+        crop_first = [r for r in range(300) if 0 < sum(1 for i in v1[r] if i) < len(seq)]  # s[:-3] = seq
+        assert crop_first
+        for r in crop_first:
+            if mask not in v2[r]:
+                assert sorted(i for i in v2[r] if i) == seq  # a reorder of the untouched s[:-3]
 
 
 def test_cl4srec_never_ranks_the_mask_token() -> None:

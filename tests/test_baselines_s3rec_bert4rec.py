@@ -27,6 +27,7 @@ from elcrec.models.base import TrainContext
 from elcrec.models.registry import build_model, resolve_config
 from elcrec.nn.encoder import SASRecEncoder
 from elcrec.train import TrainConfig, Trainer, run_phase
+from interrupts import interrupt_training_at
 
 DT = torch.float64
 HIDDEN, MAX_LEN = 8, 6
@@ -455,6 +456,82 @@ def test_bert4rec_scores_the_mask_appended_after_the_history() -> None:
     got = model.score(inputs)
     assert got.shape == (len(inputs), ITEM_SIZE)
     assert torch.allclose(got, expected, atol=1e-12, rtol=0)
+
+
+# ------------------------------------------------------------------------------ BERT4Rec's optimiser
+
+
+def test_adam_weight_decay_is_berts_update_without_bias_correction() -> None:
+    from elcrec.nn.optim import AdamWeightDecay
+
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=DT))
+    b = torch.nn.Parameter(torch.tensor([0.5], dtype=DT))
+    opt = AdamWeightDecay([{"params": [w], "weight_decay": 0.01}, {"params": [b], "weight_decay": 0.0}], lr=0.1)
+    m_w, v_w, m_b, v_b = np.zeros(2), np.zeros(2), np.zeros(1), np.zeros(1)
+    ref_w, ref_b = np.array([1.0, -2.0]), np.array([0.5])
+    for g_w, g_b in ([[0.3, -0.1], [0.2]], [[-0.5, 0.4], [0.1]]):
+        w.grad, b.grad = torch.tensor(g_w, dtype=DT), torch.tensor(g_b, dtype=DT)
+        opt.step()
+        m_w, v_w = 0.9 * m_w + 0.1 * np.array(g_w), 0.999 * v_w + 0.001 * np.array(g_w) ** 2
+        m_b, v_b = 0.9 * m_b + 0.1 * np.array(g_b), 0.999 * v_b + 0.001 * np.array(g_b) ** 2
+        ref_w = ref_w - 0.1 * (m_w / (np.sqrt(v_w) + 1e-6) + 0.01 * ref_w)
+        ref_b = ref_b - 0.1 * (m_b / (np.sqrt(v_b) + 1e-6))
+        assert np.allclose(w.detach().numpy(), ref_w, rtol=1e-12) and np.allclose(b.detach().numpy(), ref_b)
+
+
+def test_bert4rec_optimiser_schedule_decay_groups_and_clip() -> None:
+    model = bert()
+    optim, sched = model.make_optimizer(TrainConfig(), steps_per_epoch=3)
+    assert model.grad_clip == 5.0
+    decayed, plain = optim.param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decayed["weight_decay"] == 0.01 and plain["weight_decay"] == 0.0
+    assert {names[id(p)] for p in plain["params"]} >= {"output_bias", "transform_norm.weight", "transform_norm.bias",
+                                                        "encoder.LayerNorm.weight", "transform_dense.bias"}
+    assert all("bias" not in names[id(p)] and "LayerNorm" not in names[id(p)] for p in decayed["params"])
+    assert "encoder.item_embeddings.weight" in {names[id(p)] for p in decayed["params"]}
+    lrs = []
+    for _ in range(201):  # the lr each update uses: init * step / 100, then init * (1 - step / 400000)
+        lrs.append(optim.param_groups[0]["lr"])
+        optim.step()
+        sched.step()
+    assert lrs[0] == 0.0 and lrs[1] == pytest.approx(1e-6) and lrs[50] == pytest.approx(5e-5)
+    assert lrs[100] == pytest.approx(1e-4 * (1 - 100 / 400_000))
+    assert lrs[200] == pytest.approx(1e-4 * (1 - 200 / 400_000))
+    adam_model, _ = build_model("bert4rec-adam", "synthetic", ITEM_SIZE, {"hidden": HIDDEN, "max_len": MAX_LEN})
+    adam, none = adam_model.make_optimizer(TrainConfig(), steps_per_epoch=3)
+    assert isinstance(adam, torch.optim.Adam) and none is None and adam_model.grad_clip is None
+    assert adam.param_groups[0]["lr"] == 1e-3
+
+
+def test_trainer_clips_steps_the_schedule_and_resumes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tiny_data()
+    sets = {"layers": 1, "hidden": HIDDEN, "max_len": MAX_LEN, "warmup_steps": 4}
+
+    def trainer(out: Path) -> Trainer:
+        torch.manual_seed(1)
+        model, mcfg = build_model("bert4rec", "synthetic", data.item_size, sets)
+        tcfg = TrainConfig(max_epochs=3, batch_size=2, snapshot_epochs=())
+        meta = {"model": "bert4rec", "dataset": "synthetic", "seed": 1, "model_config": dataclasses.asdict(mcfg)}
+        return Trainer(model, data, tcfg, out, torch.device("cpu"), 1, meta)
+
+    clips = []
+    real_clip = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda p, m: clips.append(m) or real_clip(p, m))
+    whole = trainer(tmp_path / "whole")
+    whole.fit()
+    steps = 3 * whole.builder.num_batches()
+    assert clips == [5.0] * steps and whole.sched.last_epoch == steps
+    undo = interrupt_training_at(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        trainer(tmp_path / "cut").fit()
+    undo()
+    resumed = trainer(tmp_path / "cut")
+    resumed.fit()
+    assert resumed.sched.last_epoch == steps  # the schedule continued from resume.pt, not from step 0
+    drop = lambda text: [",".join(r.split(",")[:-2]) for r in text.splitlines()]  # noqa: E731 (no seconds)
+    logs = [drop((tmp_path / run / "train_log.csv").read_text()) for run in ("cut", "whole")]
+    assert logs[0] == logs[1]
 
 
 # ------------------------------------------------------------------------------ one epoch, every model

@@ -29,6 +29,7 @@ from elcrec.models.elcrec import ELCRec
 from elcrec.models.registry import build_model
 from elcrec.runs import FINAL_FILES, RESUME, prepare_run_dir
 from elcrec.train import TrainConfig, Trainer, seed_everything
+from interrupts import interrupt_training_at
 
 
 
@@ -106,21 +107,14 @@ def test_same_seed_gives_identical_results_and_another_seed_does_not(baseline: P
 def test_interrupted_run_resumes_to_the_uninterrupted_numbers(baseline: Path, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"
-    real_epoch = Trainer.train_epoch
-
-    def interrupted(self: Trainer, epoch: int) -> dict:
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return real_epoch(self, epoch)
-
-    monkeypatch.setattr(Trainer, "train_epoch", interrupted)
+    undo = interrupt_training_at(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         run(out)
     assert (out / RESUME).exists() and not (out / "metrics.json").exists()
     state = torch.load(out / RESUME, map_location="cpu", weights_only=False)
     assert state["epoch"] == 1 and len(state["log"]) == 2
 
-    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    undo()
     init_calls = []
     real_init = ELCRec.on_train_start
     monkeypatch.setattr(ELCRec, "on_train_start", lambda self, ctx: init_calls.append(ctx) or real_init(self, ctx))
@@ -166,17 +160,10 @@ def test_half_finished_run_is_kept_for_resume_unless_overwritten(tmp_path: Path)
 
 def test_resume_with_other_settings_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"
-    real_epoch = Trainer.train_epoch
-
-    def interrupted(self: Trainer, epoch: int) -> dict:
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return real_epoch(self, epoch)
-
-    monkeypatch.setattr(Trainer, "train_epoch", interrupted)
+    undo = interrupt_training_at(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         run(out)
-    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    undo()
     with pytest.raises(HarnessError, match="other settings"):
         run(out, lr=5e-4)
     assert (out / RESUME).exists() and not (out / "metrics.json").exists()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +71,8 @@ def test_summary_has_every_run(workdir: Path) -> None:
     summary = pd.read_csv(workdir / "results" / "summary.csv")
     runs = summary.groupby(["dataset", "model", "seed"]).status.first()
     beauty = runs.loc["Beauty-sub100"]
-    assert (beauty == "ok").all() and len(beauty) == 12 * 2 + 4  # 12 models x 2 seeds + 4 sensitivity runs
+    models = yaml.safe_load((REPO / "config" / "presets" / "tiny.yaml").read_text())["models"]
+    assert (beauty == "ok").all() and len(beauty) == len(models) * 2 + 4  # every model x 2 seeds + 4 sensitivity runs
     assert runs.loc["MIND-small"].str.startswith("not run").all()
 
 

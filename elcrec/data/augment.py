@@ -57,6 +57,14 @@ def augment_views(
 
     Returns a (n, max_len) int64 tensor: the last ``max_len`` items of each augmented sequence, left-padded.
     """
+    values, keep, seg = augment_flat(items, starts, lengths, ops, cfg, rng)
+    return pack_last(values[keep], seg[keep], len(starts), max_len)
+
+
+def augment_flat(items: np.ndarray, starts: np.ndarray, lengths: np.ndarray, ops: np.ndarray, cfg: AugmentConfig,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values, keep, seg) of :func:`augment_views` before packing: ``values`` holds every sequence back to back
+    after mask and reorder (crop only clears ``keep``), i.e. what an in-place mask or reorder leaves behind."""
     n = len(starts)
     lengths = lengths.astype(np.int64)
     seg = np.repeat(np.arange(n), lengths)  # sequence index of every flat position
@@ -89,8 +97,7 @@ def augment_views(
         idx = np.flatnonzero(shuffle)
         order = np.lexsort((rng.random(len(idx)), seg[idx]))
         values[idx] = values[idx[order]]
-
-    return pack_last(values[keep], seg[keep], n, max_len)
+    return values, keep, seg
 
 
 def pack_last(values: np.ndarray, seg: np.ndarray, n: int, max_len: int) -> torch.Tensor:

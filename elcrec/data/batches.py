@@ -24,11 +24,13 @@ class Batch:
     target_pos: torch.Tensor  # (B, L)
     target_neg: torch.Tensor | None = None  # (B, L)
     views: tuple[torch.Tensor, torch.Tensor] | None = None  # two (B, L) augmented inputs
+    user_ids: torch.Tensor | None = None  # (B,) user ids, only for models with ``needs_user_ids`` (BPR-MF, Caser)
 
     def to(self, device: torch.device | str) -> "Batch":
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         views = None if self.views is None else (move(self.views[0]), move(self.views[1]))
-        return Batch(move(self.users), move(self.input_ids), move(self.target_pos), move(self.target_neg), views)
+        return Batch(move(self.users), move(self.input_ids), move(self.target_pos), move(self.target_neg), views,
+                     move(self.user_ids))
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
@@ -41,8 +43,9 @@ def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
 class EpochBuilder:
     """Builds every batch of one epoch for the model's needs (negatives, views)."""
 
-    def __init__(self, data: SequenceData, batch_size: int, negatives: bool, augment: AugmentConfig | None) -> None:
-        self.data, self.batch_size, self.augment = data, batch_size, augment
+    def __init__(self, data: SequenceData, batch_size: int, negatives: bool, augment: AugmentConfig | None,
+                 user_ids: bool = False) -> None:
+        self.data, self.batch_size, self.augment, self.user_ids = data, batch_size, augment, user_ids
         self.sampler = NegativeSampler(data) if negatives else None
         self.inputs, self.targets = data.train_inputs, data.train_targets
 
@@ -70,6 +73,7 @@ class EpochBuilder:
                 target_pos=self.targets[users],
                 target_neg=None if negs is None else negs[sl],
                 views=None if views is None else (views[0][sl], views[1][sl]),
+                user_ids=users if self.user_ids else None,  # the row index is the user id (sequences.py)
             )
 
     def num_batches(self) -> int:

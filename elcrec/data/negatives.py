@@ -14,8 +14,11 @@ from elcrec.data.sequences import SequenceData
 
 
 class NegativeSampler:
-    def __init__(self, data: SequenceData) -> None:
-        self.item_size = data.item_size
+    """Negatives uniform over ``[1, high - 1]`` (default ``item_size``: the mask id included), never an item of the
+    user's sequence in ``data`` (BPR-MF and Caser pass the training part and ``high = num_items + 1``)."""
+
+    def __init__(self, data: SequenceData, high: int | None = None) -> None:
+        self.item_size = data.item_size if high is None else max(high, int(data.items.max()) + 1)
         users = np.repeat(np.arange(data.num_users, dtype=np.int64), data.lengths)
         self.keys = np.unique(users * self.item_size + data.items)
 
@@ -28,12 +31,15 @@ class NegativeSampler:
         """(n, L) negatives for users ``users`` at the positions where ``targets`` > 0 (0 elsewhere, as the original)."""
         tgt = targets.numpy()
         rows, cols = np.nonzero(tgt > 0)
-        owner = np.asarray(users, dtype=np.int64)[rows]
-        draws = rng.integers(1, self.item_size, len(rows))
+        out = np.zeros_like(tgt)
+        out[rows, cols] = self.draw(np.asarray(users, dtype=np.int64)[rows], rng)
+        return torch.from_numpy(out)
+
+    def draw(self, owner: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One negative for each entry of ``owner`` (a user row), by rejection."""
+        draws = rng.integers(1, self.item_size, len(owner))
         bad = np.flatnonzero(self._seen(owner, draws))
         while len(bad):
             draws[bad] = rng.integers(1, self.item_size, len(bad))
             bad = bad[self._seen(owner[bad], draws[bad])]
-        out = np.zeros_like(tgt)
-        out[rows, cols] = draws
-        return torch.from_numpy(out)
+        return draws

@@ -160,6 +160,12 @@ class SequenceData:
         ptr, hist = self._history(cut)
         return EvalSplit(self.window(0, cut), self.last(cut), ptr, hist)
 
+    def training_part(self) -> "SequenceData":
+        """Each user's training items ``s[:-2]`` (every one, not only the last max_len): what BPR-MF samples from
+        and Caser slides its windows over."""
+        ptr, items = self._history(2)
+        return SequenceData(f"{self.name}-train", items, ptr, self.max_len)
+
     def subset(self, users: np.ndarray, name: str | None = None) -> "SequenceData":
         """The sequences of the given user rows (item ids unchanged), e.g. for quick presets and tests."""
         users = np.asarray(users)

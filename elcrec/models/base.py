@@ -5,8 +5,13 @@ plus whatever it adds, and it declares:
 
 * ``loss(batch) -> {term: tensor}``: unweighted named loss terms; ``loss_weights`` says how the trainer sums
   them (and every term is logged on its own);
-* ``score(input_ids) -> (B, item_size)``: full-ranking scores for the evaluator;
-* what its batches need: ``needs_negatives`` and ``augment`` (an :class:`AugmentConfig` or None);
+* ``score(input_ids, user_ids=None) -> (B, item_size)``: full-ranking scores for the evaluator;
+* what its batches need: ``needs_negatives``, ``augment`` (an :class:`AugmentConfig` or None) and
+  ``needs_user_ids`` (batches carry ``user_ids`` and the evaluator passes ``user_ids`` to ``score``: BPR-MF,
+  Caser); a model whose training instances are not one row per user (BPR-MF's sampled triples, Caser's
+  sliding windows) returns its own builder from ``epoch_builder``;
+* its optimiser: ``make_optimizer(cfg, steps_per_epoch) -> (optimizer, scheduler or None)`` (default: the
+  shared Adam, no schedule) and ``grad_clip`` (max global gradient norm, or None);
 * ``train_overrides``: protocol settings of its original code that differ from the shared defaults;
 * optional hooks: ``on_train_start(ctx)`` (ELCRec's k-means initialisation), ``on_epoch_start(ctx)``
   (ICLRec's per-epoch k-means), ``after_step()``;
@@ -21,18 +26,32 @@ layout, so checkpoints move both ways between this harness and the original code
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
 from elcrec.data.augment import AugmentConfig
-from elcrec.data.batches import Batch
+from elcrec.data.batches import Batch, EpochBuilder
 from elcrec.data.sequences import SequenceData
 from elcrec.nn.encoder import SASRecEncoder
+
+if TYPE_CHECKING:
+    from elcrec.train import TrainConfig
+
+Scheduler = Any  # a torch.optim.lr_scheduler.LRScheduler (stepped after every optimiser step)
+
+
+class BatchSource(Protocol):
+    """What the trainer needs from an epoch builder (EpochBuilder, or a model's own)."""
+
+    def epoch(self, seed: int, epoch: int) -> Iterator[Batch]: ...
+
+    def num_batches(self) -> int: ...
 
 
 @dataclass
@@ -82,10 +101,19 @@ class Phase:
     hint: str = ""  # what to change when the loss diverges
 
 
+def num_users_of(name: str, cfg: Any) -> int:
+    """The ``num_users`` a user-embedding model was configured with (filled by ``registry.build_model``)."""
+    if getattr(cfg, "num_users", 0) < 1:
+        raise ValueError(f"{name} embeds users: build it with registry.build_model(..., num_users=N)")
+    return int(cfg.num_users)
+
+
 class RecModel(nn.Module):
     name: ClassVar[str] = "base"
     needs_negatives: ClassVar[bool] = True
+    needs_user_ids: ClassVar[bool] = False
     augment: AugmentConfig | None = None
+    grad_clip: float | None = None  # clip the global gradient norm to this before each step (BERT4Rec: 5)
     loss_weights: dict[str, float]
     # Training-protocol defaults of the original code where they differ from ELCRec's (e.g. S3-Rec's patience
     # 10); applied by the CLI unless the user sets the key. Keys are fields of elcrec.train.TrainConfig.
@@ -95,16 +123,28 @@ class RecModel(nn.Module):
     snapshot_epochs: tuple[int, ...] = ()
     snapshot_users: int = 0
 
-    def __init__(self, item_size: int, cfg: EncoderConfig, causal: bool = True) -> None:
+    def __init__(self, item_size: int, cfg: EncoderConfig | None, causal: bool = True) -> None:
+        """``cfg=None``: a model without the shared Transformer (BPR-MF, GRU4Rec, Caser)."""
         super().__init__()
-        self.encoder = SASRecEncoder(item_size, causal=causal, **cfg.encoder_kwargs())
+        if cfg is not None:
+            self.encoder = SASRecEncoder(item_size, causal=causal, **cfg.encoder_kwargs())
         self.loss_weights = {}
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def score(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def score(self, input_ids: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
         return self.encoder.score(input_ids)
+
+    def epoch_builder(self, data: SequenceData, batch_size: int) -> BatchSource:
+        """The batches of every epoch: by default one row per user (the shared EpochBuilder)."""
+        return EpochBuilder(data, batch_size, self.needs_negatives, self.augment, user_ids=self.needs_user_ids)
+
+    def make_optimizer(self, cfg: "TrainConfig", steps_per_epoch: int) -> tuple[torch.optim.Optimizer, Scheduler]:
+        """The shared protocol: Adam over all parameters (fused: one kernel, the same arithmetic), no schedule."""
+        optim = torch.optim.Adam(self.parameters(), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2), fused=True,
+                                 weight_decay=cfg.weight_decay)
+        return optim, None
 
     @torch.no_grad()
     def pooled_embeddings(self, inputs: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -146,5 +186,5 @@ class RecModel(nn.Module):
         return {k.removeprefix("encoder."): v.detach().clone() for k, v in self.state_dict().items()}
 
     def load_official_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        own = set(self.encoder.state_dict())
+        own = set(self.encoder.state_dict()) if hasattr(self, "encoder") else set()
         self.load_state_dict({(f"encoder.{k}" if k in own else k): v for k, v in state.items()})

@@ -73,10 +73,19 @@ _ENTRIES = [
                "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", needs_files=(ATTRIBUTE_FILE,)),
     ModelEntry("s3rec-noattr", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec without item attributes (MIP + SP only)",
                "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", {"use_attributes": False}),
-    ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking",
+    ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking, BERT's optimiser",
                "baselines.bert4rec:BERT4Rec:BERT4RecConfig", "bert4rec"),
+    ModelEntry("bert4rec-adam", "FeiSun/BERT4Rec", "BERT4Rec trained with the harness's constant Adam (lr 1e-3)",
+               "baselines.bert4rec:BERT4Rec:BERT4RecConfig", "bert4rec", {"optimizer": "adam"}),
     ModelEntry("coserec", "YChen1993/CoSeRec @692cb41", "CoSeRec: informed insert/substitute augmentations",
                "baselines.coserec:CoSeRec:CoSeRecConfig", "coserec"),
+    ModelEntry("bpr-mf", "xiangwang1223/neural_graph_collaborative_filtering (BPRMF.py @04dada5)",
+               "BPR-MF: user and item embeddings, pairwise BPR loss, TF RMSProp",
+               "baselines.bprmf:BPRMF:BPRMFConfig", "bpr-mf"),
+    ModelEntry("gru4rec", "RUCAIBox/RecBole gru4rec.py @b616af6", "GRU4Rec: GRU over the sequence, CE on every prefix",
+               "baselines.gru4rec:GRU4Rec:GRU4RecConfig", "gru4rec"),
+    ModelEntry("caser", "graytowne/caser_pytorch @3e9ccfc", "Caser: CNN over the last L items + user, T targets",
+               "baselines.caser:Caser:CaserConfig", "caser"),
 ]
 MODELS: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
 
@@ -146,6 +155,10 @@ def resolve_config(name: str, dataset: str, overrides: dict[str, Any] | None = N
     return model_cls, cfg
 
 
-def build_model(name: str, dataset: str, item_size: int, overrides: dict[str, Any] | None = None):  # noqa: ANN201
+def build_model(name: str, dataset: str, item_size: int, overrides: dict[str, Any] | None = None,  # noqa: ANN201
+                num_users: int | None = None):
+    """(model, config); ``num_users`` fills the ``num_users`` setting of models with a user table (BPR-MF, Caser)."""
     model_cls, cfg = resolve_config(name, dataset, overrides)
+    if num_users is not None and hasattr(cfg, "num_users"):
+        cfg.num_users = num_users
     return model_cls(item_size, cfg), cfg

@@ -44,10 +44,13 @@ class Column:
 
 # The paper's Table 1, in its column order. S3-Rec is filled by the attribute-using `s3rec` (the method as published);
 # the attribute-free variant, which may be what the paper's low S3-Rec column actually ran (ELCREC_METHOD.md §4.1),
-# is an extra column. CL4SRec is filled by `cl4srec` (SSLRec: CE over all items); `cl4srec-iclrec` (ICLRec's
-# InstanceCL) is an extra column.
+# is an extra column. CL4SRec is filled by `cl4srec` (SSLRec: CE over all items), the implementation the paper's
+# Table 12 names; `cl4srec-iclrec` (ICLRec's InstanceCL) is an extra column, because the paper's baseline list is
+# ICLRec's and reused results most likely come from that code family (docs/baselines_iclrec_sasrec_cl4srec.md).
+# BPR-MF, GRU4Rec and Caser follow NGCF's BPRMF.py, RecBole's GRU4Rec and graytowne/caser_pytorch
+# (docs/baselines_classic.md).
 TABLE1_COLUMNS: tuple[Column, ...] = (
-    Column("BPR-MF", None), Column("GRU4Rec", None), Column("Caser", None), Column("SASRec", "sasrec"),
+    Column("BPR-MF", "bpr-mf"), Column("GRU4Rec", "gru4rec"), Column("Caser", "caser"), Column("SASRec", "sasrec"),
     Column("BERT4Rec", "bert4rec"), Column("DSSRec", None), Column("S3-Rec", "s3rec"), Column("CL4SRec", "cl4srec"),
     Column("DCRec", None), Column("MAERec", None), Column("IOCRec", None), Column("ICLRec", "iclrec"),
     Column("ELCRec", "elcrec"),
