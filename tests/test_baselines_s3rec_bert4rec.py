@@ -511,7 +511,7 @@ def test_trainer_clips_steps_the_schedule_and_resumes_it(tmp_path: Path, monkeyp
     def trainer(out: Path) -> Trainer:
         torch.manual_seed(1)
         model, mcfg = build_model("bert4rec", "synthetic", data.item_size, sets)
-        tcfg = TrainConfig(max_epochs=3, batch_size=2, snapshot_epochs=())
+        tcfg = TrainConfig(max_epochs=3, batch_size=2)
         meta = {"model": "bert4rec", "dataset": "synthetic", "seed": 1, "model_config": dataclasses.asdict(mcfg)}
         return Trainer(model, data, tcfg, out, torch.device("cpu"), 1, meta)
 

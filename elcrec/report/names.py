@@ -58,6 +58,7 @@ TABLE1_COLUMNS: tuple[Column, ...] = (
 EXTRA_COLUMNS: tuple[Column, ...] = (
     Column("S3-Rec (no attributes)", "s3rec-noattr", False),
     Column("CL4SRec (ICLRec code)", "cl4srec-iclrec", False),
+    Column("BERT4Rec (Adam, lr 1e-3)", "bert4rec-adam", False),
     Column("CoSeRec", "coserec", False),
 )
 # (label in the paper, run name) of the ablation (ELCREC_METHOD.md §4.2; definitions in docs/elcrec.md).
