@@ -4,7 +4,7 @@ PYTHON ?= python3
 DATA_MIRROR ?= $(firstword $(wildcard ../shared/data))
 CORES ?= 2
 
-.PHONY: setup quick test lint bench
+.PHONY: setup quick test lint bench bench-micro
 
 setup:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install torch==2.13.0
@@ -24,3 +24,8 @@ bench: setup
 		--dataset Beauty $(if $(DATA_MIRROR),--data-mirror $(DATA_MIRROR))
 	$(PYTHON) -m benchmarks.bench_epoch --dataset Beauty --models elcrec iclrec s3rec --set s3rec:pretrain_epochs=1 \
 		$(if $(DATA_MIRROR),--data-mirror $(DATA_MIRROR))
+
+# pytest-benchmark micro-benchmarks (evaluator throughput, one training step), recorded as JSON.
+bench-micro: setup
+	$(PYTHON) -m pytest -q benchmarks/test_micro.py -p no:cacheprovider \
+		--benchmark-json benchmarks/records/$$(date +%F)_micro_$$(hostname -s).json

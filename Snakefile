@@ -12,9 +12,7 @@ min_version("9.0")
 report: "rules/report/workflow.rst"
 
 
-configfile: os.path.join(workflow.basedir, "config/config.yaml")
-
-
+# config/config.yaml, the preset and --config are merged in rules/common.smk (--config wins over the preset).
 include: "rules/common.smk"
 
 
@@ -22,6 +20,20 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     model=r"[a-z0-9-]+(~[a-z_]+=[0-9.e+-]+)*",
     seed=r"\d+",
+
+
+# Downloads need the internet, which compute nodes often lack; a 'not run' record is one small JSON file; the
+# aggregate rules only collect files.
+localrules:
+    download,
+    derive,
+    not_run,
+    all,
+    data,
+    runs,
+    tables,
+    analysis,
+    figures,
 
 
 include: "rules/data.smk"

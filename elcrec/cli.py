@@ -19,11 +19,22 @@ def _data_args(p: argparse.ArgumentParser) -> None:
                    help="offline mirror folder to take raw files from instead of the internet ($ELCREC_DATA_MIRROR)")
 
 
+def _run_dirs_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run-dirs", nargs="+", metavar="DIR",
+                   help="read exactly these run folders (.../{dataset}/{model}/seed<n>) instead of all under --runs "
+                        "(the workflow passes its declared runs, so leftovers from other configurations stay out)")
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from elcrec.data.fetch import prepare_dataset
 
+    from elcrec.errors import UnavailableError
+
     for name in args.dataset:
-        path = prepare_dataset(name, args.data_dir, args.data_mirror, allow_unavailable=args.allow_unavailable)
+        try:
+            path = prepare_dataset(name, args.data_dir, args.data_mirror, allow_unavailable=args.allow_unavailable)
+        except UnavailableError as exc:
+            raise UnavailableError(f"dataset {name} is unavailable: {exc}") from None
         print(f"{name}: {path if path else 'UNAVAILABLE (see status.json)'}")
     return 0
 
@@ -59,17 +70,21 @@ def cmd_table(args: argparse.Namespace) -> int:
         print(Path(args.out_prefix).with_suffix(".md").read_text())
         return 0
     from elcrec.report.paper_tables import ONE_DATASET_TABLES, builder
+    from elcrec.runset import selected_runs
 
     kwargs = {"datasets": args.datasets} if args.datasets and args.table not in ONE_DATASET_TABLES else {}
-    builder(args.table)(args.runs, args.out_dir, **kwargs)
+    with selected_runs(args.runs, args.run_dirs) as root:
+        builder(args.table)(root, args.out_dir, **kwargs)
     print((Path(args.out_dir) / f"{args.table}.md").read_text())
     return 0
 
 
 def cmd_reproduction(args: argparse.Namespace) -> int:
     from elcrec.report.reproduction import build_reproduction
+    from elcrec.runset import selected_runs
 
-    claims = build_reproduction(args.runs, args.out, stats_root=args.stats_root)
+    with selected_runs(args.runs, args.run_dirs) as root:
+        claims = build_reproduction(root, args.out, stats_root=args.stats_root, shown_as=args.runs)
     print(f"wrote {args.out} ({len(claims)} claims)")
     return 0
 
@@ -123,10 +138,56 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
 def _device(name: str):  # noqa: ANN202
     import torch
 
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise HarnessError(f"--device {name} asks for CUDA, but no CUDA device is visible here (torch "
+                           f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}); run on a GPU node "
+                           "with a CUDA build of torch (rules/envs/harness-cuda.yaml), or pass --device cpu")
     return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
 
 
+def _not_run_reason(args: argparse.Namespace, base_model: str) -> str | None:
+    """Why this run cannot happen here (dataset recorded unavailable, or a file the model needs is missing)."""
+    from elcrec.data.fetch import read_status, sequence_path
+    from elcrec.models.registry import missing_requirement
+
+    status = (read_status(args.dataset, args.data_dir) or {}).get("status")
+    if status == "unavailable":
+        return "dataset unavailable"
+    if status == "ok":
+        return missing_requirement(base_model, args.dataset, sequence_path(args.dataset, args.data_dir).parent)
+    return None
+
+
+def _recorded_status(metrics: Path) -> str:
+    try:
+        return str(json.loads(metrics.read_text()).get("status", ""))
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
+
+
+def _record_not_run(args: argparse.Namespace) -> int:
+    """--record-not-run (the workflow's not_run rule): the 'not run' record only, without importing torch."""
+    from elcrec.models.registry import get_entry
+    from elcrec.runset import write_not_run
+
+    base_model = args.model.split("~")[0]
+    get_entry(base_model)
+    reason = _not_run_reason(args, base_model)
+    if reason is None:
+        raise HarnessError(f"{args.model} on {args.dataset} can run, but the workflow planned a 'not run' record "
+                           f"for it; delete data/{args.dataset} and run the workflow again")
+    out = Path(args.out or f"results/runs/{args.dataset}/{args.model}/seed{args.seed}")
+    metrics = out / "metrics.json"
+    if metrics.is_file() and not _recorded_status(metrics).startswith("not run"):
+        raise HarnessError(f"{out} holds a finished run (metrics.json); delete it to record it as not run")
+    write_not_run(out, args.model, args.dataset, args.seed, reason)
+    print(f"not run ({reason}): wrote {metrics}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.record_not_run:
+        return _record_not_run(args)
     import dataclasses
 
     import torch
@@ -134,7 +195,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from elcrec.data import load_dataset
     from elcrec.data.fetch import read_status
     from elcrec.data.fetch import sequence_path as dataset_path
-    from elcrec.models.registry import build_model, get_entry, missing_requirement, resolve_config
+    from elcrec.models.registry import build_model, get_entry, resolve_config
     from elcrec.runs import prepare_run_dir, write_not_run
     from elcrec.train import TrainConfig, Trainer, seed_everything
 
@@ -149,12 +210,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     get_entry(base_model)  # an unknown model fails first, whatever the dataset
     out = Path(args.out or f"results/runs/{args.dataset}/{args.model}/seed{args.seed}")
-    if args.allow_unavailable:  # the workflow: what cannot run is recorded as "not run", never a failed DAG
-        reason = None
-        if (read_status(args.dataset, args.data_dir) or {}).get("status") == "unavailable":
-            reason = "dataset unavailable"
-        elif (read_status(args.dataset, args.data_dir) or {}).get("status") == "ok":
-            reason = missing_requirement(base_model, args.dataset, dataset_path(args.dataset, args.data_dir).parent)
+    if args.allow_unavailable:  # what cannot run is recorded as "not run", not a failure
+        reason = _not_run_reason(args, base_model)
         if reason:
             prepare_run_dir(out, args.overwrite)
             write_not_run(out, args.model, args.dataset, args.seed, reason)
@@ -220,33 +277,46 @@ def cmd_intents(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from elcrec.report.summary import write_summary
+    from elcrec.runset import selected_runs
 
-    frame = write_summary(args.runs, args.out, args.cells)
+    with selected_runs(args.runs, args.run_dirs) as root:
+        frame = write_summary(root, args.out, args.cells)
     print(f"wrote {args.out} ({len(frame)} rows) and {args.cells}")
     return 0
 
 
 def cmd_significance(args: argparse.Namespace) -> int:
     from elcrec.report.significance import write_significance
+    from elcrec.runset import selected_runs
 
-    paths = write_significance(args.runs, args.out_dir, alternative=args.alternative, paired_seed=args.paired_seed,
-                               n_resamples=args.n_resamples)
+    with selected_runs(args.runs, args.run_dirs) as root:
+        paths = write_significance(root, args.out_dir, alternative=args.alternative, paired_seed=args.paired_seed,
+                                   n_resamples=args.n_resamples, shown_as=args.runs)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
 def cmd_figure(args: argparse.Namespace) -> int:
     from elcrec.report import figures
+    from elcrec.runset import selected_runs
 
-    if args.figure == "intent_by_activity":
-        if not args.intents:
-            raise HarnessError("intent_by_activity needs --intents CSV (from `python -m elcrec intents`)")
-        paths = figures.intent_by_activity(args.intents, args.out, dataset=args.dataset)
-    elif args.figure == "tsne":
-        paths = figures.tsne(args.runs, args.out, dataset=args.dataset or "Beauty", projection=args.projection)
-    else:
-        paths = figures.FIGURES[args.figure](args.runs, args.out)
+    with selected_runs(args.runs, args.run_dirs) as root:
+        if args.figure == "intent_by_activity":
+            if not args.intents:
+                raise HarnessError("intent_by_activity needs --intents CSV (from `python -m elcrec intents`)")
+            paths = figures.intent_by_activity(args.intents, args.out, dataset=args.dataset)
+        elif args.figure == "tsne":
+            paths = figures.tsne(root, args.out, dataset=args.dataset or "Beauty", projection=args.projection)
+        else:
+            paths = figures.FIGURES[args.figure](root, args.out)
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_html(args: argparse.Namespace) -> int:
+    from elcrec.htmlpage import write_html_page
+
+    print(f"wrote {write_html_page(args.source, args.out)}")
     return 0
 
 
@@ -284,12 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", nargs="+", help="datasets table: the stats JSON files")
     p.add_argument("--out-prefix", help="datasets table: writes PREFIX.md, PREFIX.csv and PREFIX.tex")
     p.add_argument("--runs", default="results/runs", help="paper tables: the run directories' root")
+    _run_dirs_arg(p)
     p.add_argument("--out-dir", default="paper_tables", help="paper tables: where NAME.{md,csv,tex} go")
     p.add_argument("--datasets", nargs="+", help="paper tables: datasets to show (default: the paper's four)")
     p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("reproduction", help="paper_tables/reproduction.md: every published number beside ours")
     p.add_argument("--runs", default="results/runs")
+    _run_dirs_arg(p)
     p.add_argument("--stats-root", default="results/data", help="dataset statistics (results/data/NAME/stats.json)")
     p.add_argument("--out", default="paper_tables/reproduction.md")
     p.set_defaults(func=cmd_reproduction)
@@ -320,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="train again over a finished run")
     p.add_argument("--allow-unavailable", action="store_true",
                    help="if the dataset was recorded as unavailable, write a 'not run' metrics.json and exit 0")
+    p.add_argument("--record-not-run", action="store_true",
+                   help="only write the 'not run' metrics.json of a run that cannot happen; fail if it can (workflow)")
     _data_args(p)
     p.set_defaults(func=cmd_train)
 
@@ -333,12 +407,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="results/summary.csv: one tidy row per dataset x model x seed x metric")
     p.add_argument("--runs", default="results/runs")
+    _run_dirs_arg(p)
     p.add_argument("--out", default="results/summary.csv")
     p.add_argument("--cells", default="results/summary_cells.csv", help="mean, sd and n per dataset x model x metric")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("significance", help="significance tests over seeds and per user, with a readable report")
     p.add_argument("--runs", default="results/runs")
+    _run_dirs_arg(p)
     p.add_argument("--out-dir", default="results/significance")
     p.add_argument("--alternative", choices=["two-sided", "greater"], default="two-sided",
                    help="ELCRec vs baselines/ablations (the paper's best-vs-runner-up test is always one-sided)")
@@ -350,11 +426,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("figure", choices=["ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsne",
                                       "intent_by_activity"])
     p.add_argument("--runs", default="results/runs")
+    _run_dirs_arg(p)
     p.add_argument("--out", required=True, help="figures/NAME.pdf (the .png is written beside it)")
     p.add_argument("--dataset", help="tsne / intent_by_activity: the dataset shown")
     p.add_argument("--intents", help="intent_by_activity: the CSV of `python -m elcrec intents`")
     p.add_argument("--projection", choices=["tsne", "pca"], default="tsne", help="tsne: the 2-D map")
     p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("html", help="render a Markdown table or report as one HTML page (shown inline in --report)")
+    p.add_argument("source", help="the .md file")
+    p.add_argument("--out", required=True, help="the .html file to write")
+    p.set_defaults(func=cmd_html)
 
     p = sub.add_parser("models", help="list the models with their origin and implementation status")
     p.set_defaults(func=cmd_models)

@@ -23,6 +23,9 @@ from elcrec.errors import HarnessError
 from elcrec.fileio import atomic_path, write_json
 from elcrec.runfolder import FINAL_FILES, RESUME  # noqa: F401 (the layout lives there)
 
+from elcrec.runset import write_not_run  # noqa: E402,F401 - torch-free, beside the run-folder view
+
+SNAPSHOTS_PARTIAL = "snapshots.partial"  # while training: the snapshots taken so far (moved to snapshots/ at the end)
 
 
 def prepare_run_dir(out: Path, overwrite: bool) -> None:
@@ -33,14 +36,8 @@ def prepare_run_dir(out: Path, overwrite: bool) -> None:
     if overwrite:
         for name in (*FINAL_FILES, RESUME):
             (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / SNAPSHOTS_PARTIAL, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-
-
-def write_not_run(out: Path, model: str, dataset: str, seed: int, reason: str) -> None:
-    """A run that could not happen (dataset unavailable) says so in metrics.json instead of failing the workflow."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", {"status": f"not run: {reason}", "model": model, "dataset": dataset,
-                                      "seed": seed, "test": None, "valid_best": None})
 
 
 def save_torch(obj: Any, path: Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from elcrec.fileio import atomic_path
 from elcrec.evaluate import METRIC_KEYS, rank_targets
 from elcrec.models.base import Phase, RecModel, TrainContext
 from elcrec.profiling import Profiler
-from elcrec.runs import RESUME, load_resume, save_model, save_torch, write_outputs
+from elcrec.runs import RESUME, SNAPSHOTS_PARTIAL, load_resume, save_model, save_torch, write_outputs
 
 
 @dataclass
@@ -108,7 +109,9 @@ class Trainer:
         arrays = self.model.snapshot(self.context(0), users)
         if arrays is None:
             return
-        with atomic_path(self.out / "snapshots" / f"{name}.npz") as tmp:
+        # Staged beside the run until it finishes (like resume.pt): the workflow declares snapshots/ as an output,
+        # and Snakemake deletes a failed job's outputs, which would lose the early snapshots of a resumed run.
+        with atomic_path(self.out / SNAPSHOTS_PARTIAL / f"{name}.npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
 
@@ -222,6 +225,9 @@ class Trainer:
             test = self.evaluate("test")
         if self.model.snapshot_epochs:
             self.save_snapshot("final")
+        if (self.out / SNAPSHOTS_PARTIAL).is_dir():
+            shutil.rmtree(self.out / "snapshots", ignore_errors=True)
+            (self.out / SNAPSHOTS_PARTIAL).replace(self.out / "snapshots")
         best_row = next((r for r in log if r["epoch"] == best_epoch), {})
         metrics = {
             "status": "ok", "model": self.meta["model"], "dataset": self.meta["dataset"], "seed": self.seed,
@@ -232,7 +238,7 @@ class Trainer:
         }
         save_model(self.out / "model.pt", self.model.official_state_dict(), {**self.meta, "best_epoch": best_epoch})
         extra = {f"{name}.csv": pd.DataFrame(rows).to_csv(index=False)
-                 for name, rows in self.model.extra_logs().items() if rows}
+                 for name, rows in self.model.extra_logs().items()}  # written even when empty: a declared output
         write_outputs(self.out, {
             **extra,
             "per_user_test.csv": test.per_user().to_csv(index=False),

@@ -1,46 +1,149 @@
-# Helpers shared by all the workflow files: preset resolution, config validation, target lists.
+# Helpers shared by all the workflow files: preset resolution, config validation, target lists, run outputs.
+# Parsing the workflow imports no torch or pandas of ours: the registries below are plain Python (a SLURM
+# submit node or `snakemake -n` does not pay for torch).
+import json
 import os
+import re
 
 import yaml
 from snakemake.utils import update_config, validate
 
-from elcrec.data.registry import DATASETS
+from elcrec.data.registry import ATTRIBUTE_FILE, DATASETS, get_spec, mirror_holds
 from elcrec.models.registry import MODELS
-from elcrec.runfolder import variant_name
+from elcrec.runfolder import FINAL_FILES, variant_name
+
+RUN = "results/runs/{dataset}/{model}/seed{seed}"
 
 
 def _resolve_config():
-    """config.yaml <- presets/<preset>.yaml <- --config (command-line values win over the preset)."""
-    name = config.get("preset", "paper")
+    """config.yaml <- presets/<preset>.yaml <- --config (command-line values win over the preset).
+
+    The Snakefile loads no configfile itself, so `config` holds exactly the user's --config/--configfile values
+    here; they are applied last (no Snakemake internals needed).
+    """
+    user = dict(config)
+    if "data_mirror" in user and user["data_mirror"] is None:  # `--config data_mirror=` means no mirror
+        user["data_mirror"] = ""
+    with open(os.path.join(workflow.basedir, "config", "config.yaml")) as fh:
+        merged = yaml.safe_load(fh)
+    name = user.get("preset", merged.get("preset", "paper"))
     path = os.path.join(workflow.basedir, "config", "presets", f"{name}.yaml")
     if not os.path.isfile(path):
         known = sorted(f[:-5] for f in os.listdir(os.path.dirname(path)) if f.endswith(".yaml"))
         raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(known)}")
     with open(path) as fh:
-        update_config(config, yaml.safe_load(fh) or {})
-    update_config(config, workflow.config_settings.overwrite_config)
+        update_config(merged, yaml.safe_load(fh) or {})
+    update_config(merged, user)
+    config.clear()
+    config.update(merged)
     validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"), set_default=True)
 
 
 _resolve_config()
 
+# The mirror reaches the download jobs through the environment (python -m elcrec reads $ELCREC_DATA_MIRROR), not
+# through params: a different spelling of the same mirror (a trailing slash, the cluster's mount) must not mark
+# finished jobs as outdated. SLURM jobs inherit it (sbatch exports the environment) and re-parse this file too.
+if config["data_mirror"]:
+    os.environ.update(ELCREC_DATA_MIRROR=os.path.expanduser(config["data_mirror"]))
 
-def mirror_arg():
-    """The --data-mirror option for the CLI, or nothing (then the CLI may still read $ELCREC_DATA_MIRROR)."""
-    return f"--data-mirror {config['data_mirror']}" if config["data_mirror"] else ""
+
+# Software environment of all the rules (with --software-deployment-method conda): the CPU build of torch, or
+# its CUDA build on GPU machines (--config conda_env=cuda).
+CONDA_ENV = {"cpu": "envs/harness.yaml", "cuda": "envs/harness-cuda.yaml"}[config["conda_env"]]
+
+
+def dataset_available(name):
+    """Whether ``name`` will be there to train on, decided when the workflow is parsed.
+
+    Only an optional dataset (MIND-small: not redistributable) may be unavailable: it is when its prepared
+    status.json says so, or, before it is prepared, when a mirror is given that lacks its files. Any other dataset
+    that cannot be obtained fails its download job with a message naming it.
+    """
+    if not get_spec(name).optional:
+        return True
+    status = os.path.join("data", name, "status.json")
+    if os.path.isfile(status):
+        with open(status) as fh:
+            return json.load(fh).get("status") == "ok"
+    return not config["data_mirror"] or mirror_holds(name, os.path.expanduser(config["data_mirror"]))
+
+
+def dataset_files(name):
+    """Files besides the sequences that a prepared dataset folder holds (S3-Rec's item attributes)."""
+    spec = get_spec(name)
+    while spec.parent is not None and spec.attributes is None:
+        spec = get_spec(spec.parent)
+    return {ATTRIBUTE_FILE} if spec.attributes is not None else set()
+
+
+def not_run_reason(dataset, model):
+    """Why this run cannot happen (it then gets a 'not run' record instead of training), or None."""
+    if not dataset_available(dataset):
+        return "dataset unavailable"
+    missing = set(MODELS[model.split("~")[0]].needs_files) - dataset_files(dataset)
+    return f"needs {', '.join(sorted(missing))}" if missing else None
 
 
 def stats_files():
     return expand("results/data/{dataset}/stats.json", dataset=config["datasets"])
 
 
+def _run_names():
+    """(dataset, model, seed) of every run the configuration asks for: the grid, then the sensitivity runs."""
+    grid = [(d, m, s) for d in config["datasets"] for m in config["models"] for s in config["seeds"]]
+    sens = config["sensitivity"]
+    models = [variant_name("elcrec", {param: v}) for param in ("alpha", "k") for v in sens[param]]
+    extra = [(d, m, s) for d in sens["datasets"] if d in config["datasets"] for m in models for s in sens["seeds"]]
+    return grid, extra
+
+
+def _run_file(dataset, model, seed):
+    """The file that stands for a run: its metrics.json (finished or 'not run' record)."""
+    return f"results/runs/{dataset}/{model}/seed{seed}/metrics.json"
+
+
 def run_files():
-    return expand(
-        "results/runs/{dataset}/{model}/seed{seed}/metrics.json",
-        dataset=config["datasets"],
-        model=config["models"],
-        seed=config["seeds"],
-    )
+    grid, _ = _run_names()
+    return [_run_file(*run) for run in grid]
+
+
+def sensitivity_files():
+    """Runs elcrec~alpha=V and elcrec~k=V (the dataset's own value is the plain elcrec run)."""
+    _, extra = _run_names()
+    return [_run_file(*run) for run in extra]
+
+
+def run_dirs(files):
+    """The run folders of a list of run files: what the report commands read (--run-dirs), and nothing else."""
+    return " ".join(sorted({os.path.dirname(f) for f in files}))
+
+
+def not_run_pattern():
+    """Regex of the dataset/model pairs of this configuration that get a 'not run' record (rule not_run)."""
+    grid, extra = _run_names()
+    pairs = sorted({f"{d}/{m}" for d, m, _ in grid + extra if not_run_reason(d, m)})
+    return "|".join(re.escape(p) for p in pairs) or "(?!)"  # (?!) matches nothing
+
+
+def model_pattern(extra_outputs):
+    """Regex of the run names (with ~settings) of the registered models that write ``extra_outputs``."""
+    names = [name for name, entry in MODELS.items() if entry.extra_outputs == tuple(extra_outputs)]
+    return "(" + "|".join(re.escape(n) for n in names) + r")(~[a-z_]+=[0-9.e+-]+)*"
+
+
+def run_outputs(extra_outputs=()):
+    """Every file a training job writes: elcrec.runs.FINAL_FILES plus the model's own (folders as directory())."""
+    out = {name.split(".")[0]: os.path.join(RUN, name) for name in FINAL_FILES}
+    for name in extra_outputs:
+        path = os.path.join(RUN, name.rstrip(os.sep))
+        out[os.path.basename(path).split(".")[0]] = directory(path) if name.endswith(os.sep) else path
+    return out
+
+
+def extra_output_kinds():
+    """The distinct extra_outputs of the registered models except the plain one (one train rule each)."""
+    return sorted({entry.extra_outputs for entry in MODELS.values() if entry.extra_outputs})
 
 
 def _protocol_defaults():
@@ -52,16 +155,7 @@ def _protocol_defaults():
     }
 
 
-def sensitivity_files():
-    """Runs elcrec~alpha=V and elcrec~k=V (the dataset's own value is the plain elcrec run)."""
-    sens = config["sensitivity"]
-    models = [variant_name("elcrec", {param: v}) for param in ("alpha", "k") for v in sens[param]]
-    return expand(
-        "results/runs/{dataset}/{model}/seed{seed}/metrics.json",
-        dataset=[d for d in sens["datasets"] if d in config["datasets"]],
-        model=models,
-        seed=sens["seeds"],
-    )
+PROTOCOL_DEFAULTS = _protocol_defaults()
 
 
 def table_datasets():
@@ -76,7 +170,7 @@ def train_options(wildcards):
     Protocol values are passed only where the configuration changes them from the shared defaults, so that a
     model keeps its original code's own protocol (S3-Rec's patience 10, BERT4Rec's epochs) unless asked.
     """
-    defaults = _protocol_defaults()
+    defaults = PROTOCOL_DEFAULTS
     options = []
     for section in ("protocol", "evaluation"):
         for key, value in config[section].items():
@@ -85,6 +179,24 @@ def train_options(wildcards):
             options.append(f"--max-epochs {value}" if key == "max_epochs" else f"--set {key}={value}")
     settings = config["model_settings"].get(wildcards.model, {})
     options += [f"--set {key}={value}" for key, value in settings.items()]
-    if config["device"] != "auto":
-        options.append(f"--device {config['device']}")
     return " ".join(options)
+
+
+def device_option(wildcards, resources):
+    """--device of a training job: the configured one; a job that reserved a GPU trains on CUDA (or fails)."""
+    device = config["device"]
+    if device == "auto" and resources.get("gpu", 0):
+        device = "cuda"
+    return "" if device == "auto" else f"--device {device}"
+
+
+def gpu_pin(wildcards, resources):
+    """Prefix that pins a local training job to free GPUs (CUDA_VISIBLE_DEVICES), when config local_gpus > 0.
+
+    Snakemake counts GPUs (resource gpu, capped by --resources gpu=N) but does not say which ones a job may use;
+    `python -m elcrec.gpu_pin` takes a lock per device under .snakemake/gpu-locks. Under SLURM (or with
+    local_gpus 0) nothing is pinned: the scheduler sets CUDA_VISIBLE_DEVICES itself.
+    """
+    if not config["local_gpus"] or not resources.get("gpu", 0):
+        return ""
+    return f"python -m elcrec.gpu_pin --devices {config['local_gpus']} --take {resources['gpu']} --"

@@ -51,3 +51,13 @@ def one_torch_thread():
     yield
     torch.set_num_threads(old)
 
+
+@pytest.fixture(scope="session")
+def tiny_workflow(shared_dir: Path, tmp_path_factory) -> Path:
+    """The whole workflow on the tiny preset, run once locally (about two minutes on 2 cores), shared by tests."""
+    from tests.workflow_run import snakemake
+
+    work = tmp_path_factory.mktemp("tiny-workflow")
+    result = snakemake(work, shared_dir, "all")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return work

@@ -20,6 +20,8 @@ import pytest
 import yaml
 from PIL import Image
 
+from tests.workflow_run import snakemake
+
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ["datasets", "table1_main", "table_efficiency", "table_ml1m", "table_mind", "table_ablation"]
 FIGURES = ["ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsne", "intent_by_activity"]
@@ -27,19 +29,9 @@ FIGURES = ["ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsn
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir: Path, shared: Path, *targets: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *extra,
-           "--config", f"data_mirror={shared / 'data'}", "preset=tiny", "--", *targets]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ELCREC_DATA")}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=1500, env=env)
-
-
 @pytest.fixture(scope="module")
-def workdir(shared_dir: Path, tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("tiny-workflow")
-    result = snakemake(work, shared_dir, "all")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return work
+def workdir(tiny_workflow: Path) -> Path:
+    return tiny_workflow
 
 
 def panels(path: Path) -> list[dict]:
@@ -113,9 +105,10 @@ def test_report_bundles_everything_and_renders_in_headless_chromium(workdir: Pat
     result = snakemake(workdir, shared_dir, extra=("--report", str(workdir / "report.html")))
     assert result.returncode == 0, result.stderr[-4000:]
     html = (workdir / "report.html").read_text()
-    for name in [f"{f}.png" for f in FIGURES] + [f"{t}.md" for t in TABLES] + ["reproduction.md", "report.md",
-                                                                              "summary.csv"]:
+    for name in [f"{f}.png" for f in FIGURES] + [f"{t}.html" for t in TABLES] + ["reproduction.html", "report.html",
+                                                                                "summary.csv"]:
         assert f'"{name}"' in html, f"{name} is not in the report"
+    assert '"table1_main.md"' not in html  # tables are shown inline as HTML, not offered as Markdown downloads
     browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),
                    None)
     if browser is None:
@@ -130,3 +123,47 @@ def test_report_bundles_everything_and_renders_in_headless_chromium(workdir: Pat
     for section in ("Workflow", "Statistics", "Figures", "Reproduction", "Results", "Significance", "Tables"):
         assert section in text, f"the rendered report shows no {section!r} section: {text[:500]}"
     assert "preset tiny" in text  # the workflow description, rendered from rules/report/workflow.rst
+
+
+def test_every_run_folder_holds_exactly_its_declared_files(workdir: Path) -> None:
+    """FINAL_FILES plus the model's registry extra_outputs, nothing else (no resume.pt, no snapshots.partial/)."""
+    from elcrec.models.registry import MODELS
+    from elcrec.runset import FINAL_FILES
+
+    for run in (workdir / "results" / "runs" / "Beauty-sub100").glob("*/seed*"):
+        expected = set(FINAL_FILES) | {n.rstrip("/") for n in MODELS[run.parent.name.split("~")[0]].extra_outputs}
+        assert {p.name for p in run.iterdir()} == expected, run
+    for run in (workdir / "results" / "runs" / "MIND-small").glob("*/seed*"):
+        assert [p.name for p in run.iterdir()] == ["metrics.json"], run
+
+
+def test_another_mirror_spelling_plans_nothing(workdir: Path, shared_dir: Path) -> None:
+    """The mirror is not a param: a trailing slash or another path to it replans no job, under every trigger."""
+    for mirror in (f"{shared_dir / 'data'}/", f"{shared_dir}/./data"):
+        result = snakemake(workdir, shared_dir, "all", mirror=mirror,
+                           extra=("-n", "--rerun-triggers", "mtime", "params", "input", "code", "software-env"))
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_a_leftover_run_reaches_no_table(workdir: Path, shared_dir: Path, tmp_path: Path) -> None:
+    """A run folder from another configuration (seed 7, a model not configured) lies in results/runs: the summary,
+    tables and significance report, rebuilt, do not show it."""
+    work = tmp_path / "work"
+    shutil.copytree(workdir, work, symlinks=True)
+    runs = work / "results" / "runs" / "Beauty-sub100"
+    for model, seed in (("sasrec", 7), ("gru4rec", 1)):
+        leftover = runs / model / f"seed{seed}"
+        shutil.copytree(runs / "sasrec" / "seed1", leftover)
+        metrics = json.loads((leftover / "metrics.json").read_text())
+        metrics.update(model=model, seed=seed)
+        (leftover / "metrics.json").write_text(json.dumps(metrics))
+    targets = ("results/summary.csv", "paper_tables/table1_main.md", "results/significance/report.md")
+    result = snakemake(work, shared_dir, *targets, extra=("--forcerun", "summary", "paper_table", "significance"))
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = pd.read_csv(work / "results" / "summary.csv")
+    assert 7 not in set(summary.seed) and "gru4rec" not in set(summary.model)
+    assert pd.read_csv(work / "results" / "summary.csv").equals(pd.read_csv(workdir / "results" / "summary.csv"))
+    assert (work / "paper_tables" / "table1_main.csv").read_text() == \
+        (workdir / "paper_tables" / "table1_main.csv").read_text()
+    assert "seed 7" not in (work / "results" / "significance" / "report.md").read_text()

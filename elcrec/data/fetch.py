@@ -21,7 +21,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from elcrec.data import recipes
 from elcrec.data.registry import ATTRIBUTE_FILE, DatasetSpec, RemoteFile, get_spec
 from elcrec.errors import ChecksumError, DataError, UnavailableError
 from elcrec.fileio import atomic_path, sha256_file, write_json
@@ -121,6 +120,13 @@ def _check_expected(spec: DatasetSpec, built: dict[str, int], path: Path) -> Non
                         "one the recipe was written for. Delete the raw files and download them again")
 
 
+def _builder(spec: DatasetSpec) -> Any:
+    """The recipe's build function (imported on use: the recipes need pandas, status look-ups do not)."""
+    from elcrec.data import recipes
+
+    return getattr(recipes, f"build_{spec.recipe}")
+
+
 def _build(spec: DatasetSpec, folder: Path, mirror: Path | None) -> dict[str, Any]:
     """Run a recipe dataset's builder, or take a verified prebuilt copy from the mirror when it has one."""
     out = folder / spec.filename
@@ -134,7 +140,7 @@ def _build(spec: DatasetSpec, folder: Path, mirror: Path | None) -> dict[str, An
             provenance.append({"file": remote.name, "source": "cached", "sha256": sha256_file(target)})
         else:
             provenance.append(obtain(remote, target, mirror))
-    builder = getattr(recipes, f"build_{spec.recipe}")
+    builder = _builder(spec)
     raw_paths = [raw_dir / r.name for r in spec.raw]
     built = builder(raw_paths[0], out) if len(raw_paths) == 1 else builder(raw_paths, out)
     try:
@@ -152,7 +158,7 @@ def _derive(spec: DatasetSpec, folder: Path, data_dir: Any, mirror: Any) -> dict
     parent = prepare_dataset(spec.parent, data_dir, mirror)
     assert parent is not None
     out = folder / spec.filename
-    built = getattr(recipes, f"build_{spec.recipe}")(parent, out, **spec.params)
+    built = _builder(spec)(parent, out, **spec.params)
     try:
         _check_expected(spec, built, out)
     except DataError:

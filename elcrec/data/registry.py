@@ -43,6 +43,9 @@ class DatasetSpec:
     parent: str | None = None  # derived datasets: the dataset they are built from
     params: dict[str, int] = field(default_factory=dict)  # derived datasets: the builder's parameters
     licence: str = ""
+    # May legitimately be unavailable (not redistributable, so often absent from a mirror): the workflow then
+    # reports its runs as "not run: dataset unavailable"; any other dataset that cannot be obtained is an error.
+    optional: bool = False
 
     @property
     def filename(self) -> str:
@@ -118,6 +121,7 @@ DATASETS: dict[str, DatasetSpec] = {
                            alt_urls=("https://mind201910small.blob.core.windows.net/release/MINDsmall_dev.zip",)),
             ),
             recipe="mind",
+            optional=True,
             licence="Microsoft Research License Terms (non-commercial research); accept them on msnews.github.io",
         ),
         _subsample("Beauty", 10, 2237, 7905, 19566),
@@ -134,3 +138,21 @@ def get_spec(name: str) -> DatasetSpec:
     except KeyError:
         known = ", ".join(DATASETS)
         raise ConfigError(f"unknown dataset {name!r}; known datasets: {known}") from None
+
+
+def mirror_holds(name: str, mirror: str | None) -> bool:
+    """True when the mirror folder holds every file needed to build ``name`` (a cheap check by file name).
+
+    Used by the workflow, at parse time, to decide whether an optional dataset will be available offline.
+    """
+    import os
+
+    spec = get_spec(name)
+    if not mirror:
+        return False
+    has = lambda remote: remote is not None and os.path.isfile(os.path.join(mirror, remote.name))  # noqa: E731
+    if spec.kind == "derived":
+        return spec.parent is not None and mirror_holds(spec.parent, mirror)
+    if has(spec.sequences):
+        return True
+    return bool(spec.raw) and all(has(r) for r in spec.raw)

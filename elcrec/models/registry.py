@@ -30,6 +30,9 @@ class ModelEntry:
     settings: str | None = None  # config/models/<settings>.yaml
     overrides: dict[str, Any] = field(default_factory=dict)  # fixed settings of a variant
     needs_files: tuple[str, ...] = ()  # files the dataset folder must hold (S3-Rec: item2attributes.json)
+    # Files a finished run writes besides elcrec.runs.FINAL_FILES (declared as outputs by the workflow; a trailing
+    # "/" is a folder): ELCRec's t-SNE snapshots, S3-Rec's pre-training log.
+    extra_outputs: tuple[str, ...] = ()
 
     def load(self) -> tuple[type, type] | None:
         """(model class, config dataclass), or None while the module does not exist yet."""
@@ -51,15 +54,17 @@ class ModelEntry:
 
 ELCREC = "elcrec.models.elcrec:ELCRec:ELCRecConfig"
 ELCREC_SRC = "yueliu1999/ELCRec @ad6e1c8"
+SNAPSHOTS = ("snapshots/",)  # ELCRec with intent centres: embeddings, intents and centres for the t-SNE figure
+PRETRAIN_LOG = ("pretrain_log.csv",)  # S3-Rec: one row per pre-training epoch
 _ENTRIES = [
     ModelEntry("elcrec", ELCREC_SRC, "ELCRec: BCE + seq-CL with intent fusion + intent-CL + ELCM cluster loss",
-               ELCREC, "elcrec"),
+               ELCREC, "elcrec", extra_outputs=SNAPSHOTS),
     ModelEntry("elcrec-b", ELCREC_SRC, "ablation B: SASRec BCE + seq-CL without fusion (no centres)",
                ELCREC, "elcrec", {"use_icl": False, "use_elcm": False}),
     ModelEntry("elcrec-b-icl", ELCREC_SRC, "ablation B+ICL: B + intent fusion + intent-CL, no cluster loss",
-               ELCREC, "elcrec", {"use_elcm": False}),
+               ELCREC, "elcrec", {"use_elcm": False}, extra_outputs=SNAPSHOTS),
     ModelEntry("elcrec-b-elcm", ELCREC_SRC, "ablation B+ELCM: B + the ELCM cluster loss, no fusion/intent-CL",
-               ELCREC, "elcrec", {"use_icl": False}),
+               ELCREC, "elcrec", {"use_icl": False}, extra_outputs=SNAPSHOTS),
     ModelEntry("iclrec", "salesforce/ICLRec @2890e6c", "ICLRec: per-epoch k-means intents, seq-CL + intent-CL",
                "baselines.iclrec:ICLRec:ICLRecConfig", "iclrec"),
     ModelEntry("sasrec", "kang205/SASRec (S3-Rec/ICLRec PyTorch backbone)", "SASRec: causal Transformer, BCE",
@@ -70,9 +75,11 @@ _ENTRIES = [
                "CL4SRec as in the ICLRec codebase: BCE + NCE of crop/mask/reorder views",
                "baselines.cl4srec:CL4SRec:CL4SRecConfig", "cl4srec", {"variant": "iclrec"}),
     ModelEntry("s3rec", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec: AAP/MIP/MAP/SP pre-training + fine-tuning",
-               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", needs_files=(ATTRIBUTE_FILE,)),
+               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", needs_files=(ATTRIBUTE_FILE,),
+               extra_outputs=PRETRAIN_LOG),
     ModelEntry("s3rec-noattr", "RUCAIBox/CIKM2020-S3Rec @2a81540", "S3-Rec without item attributes (MIP + SP only)",
-               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", {"use_attributes": False}),
+               "baselines.s3rec:S3Rec:S3RecConfig", "s3rec", {"use_attributes": False},
+               extra_outputs=PRETRAIN_LOG),
     ModelEntry("bert4rec", "FeiSun/BERT4Rec", "BERT4Rec: bidirectional Transformer, cloze masking, BERT's optimiser",
                "baselines.bert4rec:BERT4Rec:BERT4RecConfig", "bert4rec"),
     ModelEntry("bert4rec-adam", "FeiSun/BERT4Rec", "BERT4Rec trained with the harness's constant Adam (lr 1e-3)",

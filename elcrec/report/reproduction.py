@@ -188,18 +188,19 @@ SECTIONS = (table1.add_table1, efficiency.add_efficiency, domains.add_other_doma
 
 
 def build_reproduction(runs_root: str | Path, out_path: str | Path = "paper_tables/reproduction.md",
-                       stats_root: str | Path | None = None) -> list[Claim]:
+                       stats_root: str | Path | None = None, shown_as: str | Path | None = None) -> list[Claim]:
     """Write ``out_path`` (Markdown) and, beside it, ``reproduction.csv`` and ``reproduction_claims.csv``.
 
     ``runs_root`` is ``results/runs``; ``stats_root`` holds ``{dataset}/stats.json`` (default: ``results/data``
-    beside ``runs_root``). Returns the claims with their verdicts.
+    beside ``runs_root``); ``shown_as`` names the runs in the report when ``runs_root`` is a view of selected run
+    folders. Returns the claims with their verdicts.
     """
     runs_root = Path(runs_root)
     out_path = Path(out_path)
     rep = Report(load_runs(runs_root), Path(stats_root) if stats_root else runs_root.parent / "data")
     for add_section in SECTIONS:
         add_section(rep)
-    write_text(out_path, render(rep, runs_root))
+    write_text(out_path, render(rep, Path(shown_as) if shown_as else runs_root))
     write_text(out_path.with_suffix(".csv"), pd.DataFrame([c.record() for c in rep.compared]).to_csv(index=False))
     write_text(out_path.with_name(out_path.stem + "_claims.csv"),
                pd.DataFrame([asdict(c) for c in rep.claims]).to_csv(index=False))

@@ -298,10 +298,11 @@ def significance_tables(runs_root: str | Path, *, alternative: str = "two-sided"
 
 def write_significance(runs_root: str | Path, out_dir: str | Path, *, alternative: str = "two-sided",
                        paired_seed: int = 1, alpha: float = ALPHA, n_resamples: int = 10_000, perm_seed: int = 0,
-                       metrics: Sequence[str] = METRIC_KEYS) -> list[Path]:
+                       metrics: Sequence[str] = METRIC_KEYS, shown_as: str | Path | None = None) -> list[Path]:
     """Write ``out_dir/{dataset}.csv`` for every dataset under ``runs_root`` and ``out_dir/report.md``.
 
-    ``runs_root`` is the ``results/runs`` folder. Returns the written paths (CSV files, then report.md).
+    ``runs_root`` is the ``results/runs`` folder (or a view of selected run folders, then named ``shown_as`` in
+    the report). Returns the written paths (CSV files, then report.md).
     """
     from elcrec.report.significance_report import render_report
 
@@ -314,7 +315,7 @@ def write_significance(runs_root: str | Path, out_dir: str | Path, *, alternativ
         write_text(path, frame.to_csv(index=False))
         paths.append(path)
     report = out / "report.md"
-    write_text(report, render_report(tables, runs_root, alternative=alternative, paired_seed=paired_seed,
+    write_text(report, render_report(tables, shown_as or runs_root, alternative=alternative, paired_seed=paired_seed,
                                      alpha=alpha, n_resamples=n_resamples, metrics=metrics))
     paths.append(report)
     return paths
