@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from elcrec.cli import main
 from elcrec.gpu_pin import take_devices
@@ -46,8 +47,10 @@ def test_mind_small_missing_from_the_mirror_is_planned_as_not_run(shared_dir: Pa
     result = snakemake(tmp_path, shared_dir, "all", extra=("-n", "--quiet", "rules"), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = planned(result)
-    assert jobs["not_run"] == 12 * 2  # MIND-small (not in the mirror): every model x 2 seeds
-    assert jobs["train"] + jobs["train_snapshots"] + jobs["train_pretrain"] == 12 * 2 + 4  # Beauty-sub100
+    tiny = yaml.safe_load((REPO / "config" / "presets" / "tiny.yaml").read_text())
+    runs = len(tiny["models"]) * len(tiny["seeds"])
+    assert jobs["not_run"] == runs  # MIND-small (not in the mirror): every model x seed
+    assert jobs["train"] + jobs["train_snapshots"] + jobs["train_pretrain"] == runs + 4  # Beauty-sub100 + sensitivity
 
 
 def test_without_a_mirror_only_impossible_runs_are_not_run(tmp_path: Path) -> None:
@@ -147,11 +150,11 @@ def test_snapshots_of_a_resumed_run_survive_the_failed_attempt(tmp_path: Path, m
 
     monkeypatch.setattr(Trainer, "train_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        make_trainer(out, snapshot_epochs=(0, 1, 2)).fit()
+        make_trainer(out).fit()
     assert not (out / "snapshots").exists()  # nothing of the declared output yet: a failed job's cleanup loses none
-    taken = ["epoch000.npz", "epoch001.npz", "epoch002.npz"]  # each taken before its epoch trains
+    taken = ["epoch000.npz"]  # ELCRec's default snapshot_epochs (0, 50, ...): epoch 0 within these 3 epochs
     assert sorted(p.name for p in (out / "snapshots.partial").iterdir()) == taken
     monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
-    make_trainer(out, snapshot_epochs=(0, 1, 2)).fit()
+    make_trainer(out).fit()
     assert sorted(p.name for p in (out / "snapshots").iterdir()) == [*taken, "final.npz"]
     assert not (out / "snapshots.partial").exists()
