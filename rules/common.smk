@@ -87,4 +87,20 @@ def train_options(wildcards):
     options += [f"--set {key}={value}" for key, value in settings.items()]
     if config["device"] != "auto":
         options.append(f"--device {config['device']}")
+    if config["step_mode"] != "auto":
+        options.append(f"--set step_mode={config['step_mode']}")
     return " ".join(options)
+
+
+def gpu_slot_request(wildcards):
+    """One `gpu_slots` unit per training job when runs are packed onto a GPU (config gpu_slots > 0), else none."""
+    return 1 if config["gpu_slots"] > 0 else 0
+
+
+def _provide_gpu_slots():
+    """Offer config gpu_slots slots (N trainings on one GPU) unless --resources gpu_slots=... already set them."""
+    if config["gpu_slots"] > 0 and "gpu_slots" not in workflow.global_resources:
+        workflow.register_resource("gpu_slots", config["gpu_slots"])
+
+
+_provide_gpu_slots()

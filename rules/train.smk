@@ -14,6 +14,7 @@ rule train:
     threads: config["train_threads"]
     resources:
         gpu=config["train_gpus"],
+        gpu_slots=gpu_slot_request,
     conda:
         "envs/harness.yaml"
     # Interrupted runs resume from results/runs/.../resume.pt; an unavailable dataset gives a "not run" record.
