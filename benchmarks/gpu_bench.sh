@@ -7,7 +7,8 @@
 # Steps, each time-boxed (a step that no longer fits the budget is reported as "not run (time)"):
 #   floor     FLOPs and minimum bytes of one ELCRec step on Beauty, paper settings (before any timing)
 #   modes     eager vs graphed s/epoch + peak GPU memory: elcrec, iclrec, sasrec, s3rec (fine-tuning from the
-#             released pre-trained checkpoint), bert4rec; full Beauty, one process (benchmarks/bench_epoch.py)
+#             released pre-trained checkpoint), bert4rec (its own scheduled optimiser: runs static under graphed)
+#             and bert4rec-adam; full Beauty, one process (benchmarks/bench_epoch.py)
 #   packing   aggregate epochs/s of N = 1, 2, 4, 8, 16 graphed ELCRec runs on the GPU (benchmarks/bench_packing.py)
 #   tests     pytest -m gpu tests/test_gpu.py (graphed == eager, every model one epoch graphed and eager, ...)
 #   official  the official ELCRec code (yueliu1999/ELCRec @ad6e1c8, Beauty script settings) for 2 epochs
@@ -30,7 +31,7 @@ nvidia-smi > "$WORK/nvidia-smi.txt" 2>&1
 step floor 60 python3 -m benchmarks.floor $BENCH --peak-tflops 67 --peak-tbps 4.3
 grep '^{' "$WORK/floor.log" > "$WORK/records/floor.json"; pack
 step modes 200 python3 -m benchmarks.bench_epoch --device cuda $BENCH $S3REC \
-  --models elcrec iclrec sasrec s3rec bert4rec --modes eager graphed --warmup-epochs 1 --epochs 2 \
+  --models elcrec iclrec sasrec s3rec bert4rec bert4rec-adam --modes eager graphed --warmup-epochs 1 --epochs 2 \
   --record "$WORK/records/modes.json"; pack
 step packing 150 python3 -m benchmarks.bench_packing --device cuda $BENCH --model elcrec --mode graphed \
   --runs 1 2 4 8 16 --epochs 3 --record "$WORK/records/packing.json"; pack
