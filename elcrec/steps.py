@@ -55,6 +55,16 @@ def resolve_step_mode(mode: str, device: torch.device) -> str:
     return mode
 
 
+def apply_update(model: RecModel, optim: torch.optim.Optimizer, sched: Any) -> None:
+    """One update after ``backward`` (every step mode): gradient clipping, optimiser, scheduler, the model's hook."""
+    if model.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), model.grad_clip)
+    optim.step()
+    if sched is not None:
+        sched.step()
+    model.after_step()
+
+
 class StaticSteps:
     """Runs the steps of one staged epoch; loss sums stay on the device until the epoch ends."""
 
@@ -100,13 +110,7 @@ class StaticSteps:
         self._accumulate(row)
 
     def _update(self) -> None:
-        """The eager loop's update: gradient clipping, optimiser, scheduler, the model's hook."""
-        if self.model.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.model.grad_clip)
-        self.optim.step()
-        if self.sched is not None:
-            self.sched.step()
-        self.model.after_step()
+        apply_update(self.model, self.optim, self.sched)
 
     def _accumulate(self, row: torch.Tensor) -> None:
         """Add the step's terms to the sums and remember the first step with a non-finite term, on the device."""

@@ -35,7 +35,7 @@ from elcrec.evaluate import METRIC_KEYS, rank_targets
 from elcrec.models.base import Phase, RecModel, TrainContext
 from elcrec.profiling import Profiler
 from elcrec.runs import RESUME, load_resume, save_model, save_torch, write_outputs
-from elcrec.steps import NonFiniteLoss, StaticSteps, resolve_step_mode
+from elcrec.steps import NonFiniteLoss, StaticSteps, apply_update, resolve_step_mode
 
 
 @dataclass
@@ -156,12 +156,7 @@ class Trainer:
                 )
             self.optim.zero_grad(set_to_none=True)
             total.backward()
-            if self.model.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.model.grad_clip)
-            self.optim.step()
-            if self.sched is not None:
-                self.sched.step()
-            self.model.after_step()
+            apply_update(self.model, self.optim, self.sched)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v.item()
             sums["total"] = sums.get("total", 0.0) + total.item()
