@@ -80,6 +80,7 @@ class BERT4RecConfig(EncoderConfig):
 
 class BERT4Rec(RecModel):
     name = "bert4rec"
+    capture_blocker = None  # reviewed: the step reads fixed storage only (elcrec/steps.py)
     needs_negatives = False
     augment = None
     # BERT4Rec trains 400,000 steps of 256 instances (about 4,500 passes over Beauty's users); it needs far
@@ -140,8 +141,26 @@ class BERT4Rec(RecModel):
         seqs = self.training_sequences(batch)
         masked = self.cloze_mask(seqs)
         out = self.encoder(seqs.masked_fill(masked, self.mask_id))
-        nll = F.cross_entropy(self.logits(out[masked]), seqs[masked], reduction="sum")
+        if self.static_shapes:
+            nll = self.masked_nll_fixed_shape(out, seqs, masked)
+        else:
+            nll = F.cross_entropy(self.logits(out[masked]), seqs[masked], reduction="sum")
         return {"cloze": nll / (masked.sum().to(nll.dtype) + LOSS_EPS)}
+
+    def masked_nll_fixed_shape(self, out: torch.Tensor, seqs: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        """The summed NLL of the masked positions without a data-dependent shape (static step modes).
+
+        A row has at most ``max_predictions`` masked positions (one for a last-item copy), so the
+        ``min(max_predictions, L)`` largest entries of its mask hold them all; the picked unmasked ones get
+        weight 0. Same terms as ``out[masked]``, summed in another order.
+        """
+        picks = min(self.cfg.max_predictions, seqs.shape[1])
+        chosen = masked.to(out.dtype).topk(picks, dim=1).indices  # (B, P): every masked position, then fillers
+        hidden = out.gather(1, chosen[..., None].expand(-1, -1, out.shape[-1]))
+        weight = masked.gather(1, chosen).to(out.dtype)
+        nll = F.cross_entropy(self.logits(hidden.reshape(-1, out.shape[-1])), seqs.gather(1, chosen).reshape(-1),
+                              reduction="none")
+        return (nll * weight.reshape(-1)).sum()
 
     def score(self, input_ids: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
         mask = torch.full_like(input_ids[:, :1], self.mask_id)

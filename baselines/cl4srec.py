@@ -165,6 +165,7 @@ class ChainedViewBuilder(EpochBuilder):
 
 class CL4SRec(RecModel):
     name = "cl4srec"
+    capture_blocker = None  # reviewed: the step reads fixed storage only (elcrec/steps.py)
 
     def __init__(self, item_size: int, cfg: CL4SRecConfig) -> None:
         cfg.validate()
@@ -198,15 +199,27 @@ class CL4SRec(RecModel):
             return hidden.sum() * 0.0
         return F.cross_entropy(hidden @ table.T, targets)
 
+    def softmax_ce_weighted(self, hidden: torch.Tensor, targets: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """``softmax_ce(hidden[keep], targets[keep])`` with fixed shapes: 0 when nothing is kept, as it."""
+        table = self.encoder.item_embeddings.weight[: self.mask_id]
+        logits = hidden.reshape(-1, hidden.shape[-1]) @ table.T
+        ce = F.cross_entropy(logits, targets.reshape(-1), reduction="none")
+        weight = keep.reshape(-1).to(ce.dtype)
+        return (ce * weight).sum() / weight.sum().clamp(min=1.0)
+
     def _sslrec_loss(self, batch: Batch) -> dict[str, torch.Tensor]:
         enc = self.encoder
         if self.cfg.ce_positions == "last":
             keep = batch.target_pos[:, -1] > 0  # a user with < 4 items has no training target
             hidden = enc(batch.input_ids, last_only=True)[:, -1]
-            rec = self.softmax_ce(hidden[keep], batch.target_pos[keep, -1])
+            targets = batch.target_pos[:, -1]
         else:
             keep = batch.target_pos > 0
-            rec = self.softmax_ce(enc(batch.input_ids)[keep], batch.target_pos[keep])
+            hidden, targets = enc(batch.input_ids), batch.target_pos
+        if self.static_shapes:  # the same mean over the kept rows, without selecting them (no data-dependent shape)
+            rec = self.softmax_ce_weighted(hidden, targets, keep)
+        else:
+            rec = self.softmax_ce(hidden[keep], targets[keep])
         assert batch.views is not None
         b = batch.input_ids.shape[0]
         z = enc(torch.cat(batch.views, 0), last_only=True)[:, -1]  # both views in one call (SSLRec: two)

@@ -204,6 +204,7 @@ def informed_views(items: np.ndarray, starts: np.ndarray, lengths: np.ndarray, i
 
 class CoSeRec(RecModel):
     name = "coserec"
+    capture_blocker = None  # reviewed: the step reads fixed storage only (elcrec/steps.py)
     needs_negatives = True
     augment = None  # the views are drawn by the model itself (informed operators), see on_epoch_start
 
@@ -268,7 +269,12 @@ class CoSeRec(RecModel):
     def on_epoch_start(self, ctx: TrainContext) -> None:
         rng = np.random.default_rng([ctx.seed, ctx.epoch, VIEW_STREAM])
         self.neighbour = self.similarity_table(ctx, rng)
-        self.views = (self.draw_views(ctx.data, self.neighbour, rng), self.draw_views(ctx.data, self.neighbour, rng))
+        views = [self.draw_views(ctx.data, self.neighbour, rng).to(ctx.device) for _ in range(2)]
+        if self.views is not None and self.views[0].shape == views[0].shape and self.views[0].device == ctx.device:
+            for old, new in zip(self.views, views):  # the same storage every epoch: a captured step reads it
+                old.copy_(new)
+        else:
+            self.views = (views[0], views[1])
 
     # --- loss --------------------------------------------------------------------------------------------
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -278,7 +284,7 @@ class CoSeRec(RecModel):
         assert batch.target_neg is not None
         seq_out = enc(batch.input_ids)
         terms = {"rec": bce_next_item(seq_out, batch.target_pos, batch.target_neg, enc.item_embeddings.weight)}
-        users = batch.users.cpu()
+        users = batch.users.to(self.views[0].device)  # the views live on the training device (no host sync)
         b = len(users)
         views = torch.cat([self.views[0][users], self.views[1][users]], 0).to(batch.input_ids.device)
         flat = enc(views).reshape(2 * b, -1)  # both views in one call of 2B, as the original

@@ -89,6 +89,7 @@ class ICLRecConfig(EncoderConfig):
 
 class ICLRec(RecModel):
     name = "iclrec"
+    capture_blocker = None  # reviewed: the step reads fixed storage only (elcrec/steps.py)
     needs_negatives = True
 
     def __init__(self, item_size: int, cfg: ICLRecConfig) -> None:
@@ -139,6 +140,9 @@ class ICLRec(RecModel):
     def load_official_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         own = self.state_dict()
         super().load_official_state_dict({**{k: own[k] for k in self.KMEANS_STATE}, **state})
+
+    def step_signature(self) -> tuple:
+        return (self.intents_ready,)  # warm-up epochs have no intent-CL term
 
     def assign_intents(self, seq_out: torch.Tensor) -> torch.Tensor:
         """Cluster id of each sequence: the raw centroid nearest to its detached mean-pooled output."""

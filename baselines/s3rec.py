@@ -243,6 +243,7 @@ def _bce_sum(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 class S3Rec(RecModel):
     name = "s3rec"
+    capture_blocker = None  # reviewed: the step reads fixed storage only (elcrec/steps.py)
     needs_negatives = True
     # run_finetune_full.py: EarlyStopping(patience=10), --epochs 200, --batch_size 256, --lr 0.001
     train_overrides = {"patience": 10, "max_epochs": 200, "batch_size": 256, "lr": 1e-3}

@@ -43,6 +43,7 @@ class SASRecConfig(EncoderConfig):
 
 class SASRec(RecModel):
     name = "sasrec"
+    capture_blocker = None  # reviewed: the step reads fixed storage only (elcrec/steps.py)
     needs_negatives = True
     augment = None
     train_overrides: ClassVar[dict[str, Any]] = {"max_epochs": 200, "patience": 10}

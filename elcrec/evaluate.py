@@ -52,16 +52,20 @@ class EvalResult:
         return frame
 
 
-def _filter_history(scores: torch.Tensor, split: EvalSplit, lo: int, hi: int, history: str) -> None:
+def _history_on(split: EvalSplit, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row, item) of every history entry, on the device once per evaluation (rows are user indices)."""
+    counts = torch.from_numpy(np.diff(split.history_ptr))
+    rows = torch.repeat_interleave(torch.arange(split.num_users), counts)
+    return rows.to(device), torch.from_numpy(split.history_items).to(device)
+
+
+def _filter_history(scores: torch.Tensor, history_rc: tuple[torch.Tensor, torch.Tensor], ptr: np.ndarray, lo: int,
+                    hi: int, history: str) -> None:
     if history == "none":
         return
-    ptr = split.history_ptr
-    cols = torch.from_numpy(split.history_items[ptr[lo] : ptr[hi]]).to(scores.device)
-    rows = torch.repeat_interleave(
-        torch.arange(hi - lo, device=scores.device), torch.from_numpy(np.diff(ptr[lo : hi + 1])).to(scores.device)
-    )
+    rows, cols = history_rc
     value = 0.0 if history == "zero" else float("-inf")
-    scores[rows, cols] = value
+    scores[rows[ptr[lo] : ptr[hi]] - lo, cols[ptr[lo] : ptr[hi]]] = value
     if history == "neg_inf":
         scores[:, 0] = value
         scores[:, -1] = value
@@ -87,27 +91,33 @@ def rank_targets(
         raise HarnessError(f"unknown history rule {history!r}; choose one of {', '.join(HISTORY_RULES)}")
     if ties not in TIE_RULES:
         raise HarnessError(f"unknown tie rule {ties!r}; choose one of {', '.join(TIE_RULES)}")
-    ranks = np.empty(split.num_users, dtype=np.int64)
+    # Everything stays on the device until the end (one host read per evaluation, none per batch).
+    inputs, targets = split.inputs.to(device), split.targets.to(device)
+    history_rc = _history_on(split, device) if history != "none" else (torch.empty(0), torch.empty(0))
+    ranks = torch.empty(split.num_users, dtype=torch.int32, device=device)
+    finite = torch.ones(split.num_users, dtype=torch.bool, device=device)
     for lo in range(0, split.num_users, batch_size):
         hi = min(lo + batch_size, split.num_users)
-        inputs = split.inputs[lo:hi].to(device)
         if user_ids:
-            scores = score(inputs, user_ids=torch.arange(lo, hi, device=inputs.device)).float()
+            scores = score(inputs[lo:hi], user_ids=torch.arange(lo, hi, device=inputs.device)).float()
         else:
-            scores = score(inputs).float()
+            scores = score(inputs[lo:hi]).float()
         if scores.shape != (hi - lo, item_size):
             raise HarnessError(f"score() returned shape {tuple(scores.shape)}, expected {(hi - lo, item_size)}")
-        if not torch.isfinite(scores.sum(1)).all():  # one cheap pass; NaN would silently rank first
-            raise HarnessError(
-                f"the model produced NaN/inf scores for users {lo}..{hi - 1}; the checkpoint or training diverged"
-            )
+        finite[lo:hi] = torch.isfinite(scores.sum(1))  # one cheap pass; NaN would silently rank first
         if history != "none" and (scores._base is not None or 0 in scores.stride()):
             scores = scores.clone()  # a view of shared memory (an expanded row, a cached matrix): never write into it
-        _filter_history(scores, split, lo, hi, history)
-        target = scores.gather(1, split.targets[lo:hi, None].to(device))
+        _filter_history(scores, history_rc, split.history_ptr, lo, hi, history)
+        target = scores.gather(1, targets[lo:hi, None])
         if ties == "pessimistic":  # one comparison pass: ties and the target itself counted, then minus itself
-            rank = (scores >= target).sum(1, dtype=torch.int32) - 1  # int32: 5x faster than bool->int64
+            ranks[lo:hi] = (scores >= target).sum(1, dtype=torch.int32) - 1  # int32: 5x faster than bool->int64
         else:
-            rank = (scores > target).sum(1, dtype=torch.int32)
-        ranks[lo:hi] = rank.cpu().numpy()
+            ranks[lo:hi] = (scores > target).sum(1, dtype=torch.int32)
+    if not bool(finite.all()):
+        first = int((~finite).nonzero()[0, 0]) // batch_size * batch_size
+        last = min(first + batch_size, split.num_users) - 1
+        raise HarnessError(
+            f"the model produced NaN/inf scores for users {first}..{last}; the checkpoint or training diverged"
+        )
+    ranks = ranks.cpu().numpy().astype(np.int64)
     return EvalResult(ranks)

@@ -36,6 +36,7 @@ from elcrec.evaluate import METRIC_KEYS, rank_targets
 from elcrec.models.base import Phase, RecModel, TrainContext
 from elcrec.profiling import Profiler
 from elcrec.runs import RESUME, SNAPSHOTS_PARTIAL, load_resume, save_model, save_torch, write_outputs
+from elcrec.steps import NonFiniteLoss, StaticSteps, apply_update, resolve_step_mode
 
 
 @dataclass
@@ -51,6 +52,10 @@ class TrainConfig:
     eval_batch_size: int = 512
     history: str = "zero"
     ties: str = "pessimistic"
+    # How each epoch's steps run (elcrec/steps.py): eager (the reference loop), static (the epoch staged on the
+    # device, fixed shapes, loss sums read once per epoch), graphed (static + each step replayed from a CUDA
+    # graph), compiled (static + torch.compile reduce-overhead); auto = graphed on CUDA, eager on CPU.
+    step_mode: str = "auto"
 
 
 def seed_everything(seed: int) -> None:
@@ -95,6 +100,12 @@ class Trainer:
         self.builder = model.epoch_builder(data, cfg.batch_size)
         # the model's optimiser (default: the shared fused Adam, no schedule); the scheduler steps after every step
         self.optim, self.sched = model.make_optimizer(cfg, self.builder.num_batches())
+        self.step_mode = resolve_step_mode(cfg.step_mode, device)
+        if self.step_mode != "eager" and not hasattr(self.builder, "stage"):  # a model's own batch source
+            print(f"step_mode {self.step_mode}: {model.name} builds its own batches (no staged epoch); runs eager")
+            self.step_mode = "eager"
+        self.steps = (None if self.step_mode == "eager"
+                      else StaticSteps(model, self.optim, self.sched, device, self.step_mode))
         self.valid_split, self.test_split = data.eval_split("valid"), data.eval_split("test")
         if cfg.early_stopping_metric not in METRIC_KEYS:
             raise HarnessError(f"early_stopping_metric must be one of {METRIC_KEYS}")
@@ -131,6 +142,8 @@ class Trainer:
         self.model.train()
         ctx = self.context(epoch)
         self.model.on_epoch_start(ctx)
+        if self.steps is not None:
+            return self.train_epoch_static(epoch)
         sums: dict[str, float] = {}
         steps = 0
         bar = tqdm(self.builder.epoch(self.seed, epoch), total=self.builder.num_batches(), leave=False,
@@ -146,18 +159,27 @@ class Trainer:
                 )
             self.optim.zero_grad(set_to_none=True)
             total.backward()
-            if self.model.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.model.grad_clip)
-            self.optim.step()
-            if self.sched is not None:
-                self.sched.step()
-            self.model.after_step()
+            apply_update(self.model, self.optim, self.sched)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v.item()
             sums["total"] = sums.get("total", 0.0) + total.item()
             steps += 1
             bar.set_postfix(loss=f"{sums['total'] / steps:.4f}")
         return {f"loss_{k}": v / steps for k, v in sums.items()}
+
+    def train_epoch_static(self, epoch: int) -> dict[str, float]:
+        """The epoch staged on the device and run by ``self.steps``; the NaN check reads the epoch's sums."""
+        assert self.steps is not None
+        staged = self.builder.stage(self.seed, epoch).to(self.device)  # type: ignore[attr-defined]
+        try:
+            names, means = self.steps.run_epoch(staged, self.builder.bounds())  # type: ignore[attr-defined]
+        except NonFiniteLoss as bad:
+            raise HarnessError(
+                f"loss is non-finite at epoch {epoch}, step {bad.step} (terms {bad.terms or 'sum'} non-finite; found "
+                f"at the end of the epoch by step_mode {self.step_mode}): training diverged. The run can be resumed "
+                f"from {self.out / RESUME} after lowering the learning rate"
+            ) from None
+        return {f"loss_{k}": v for k, v in zip(names, means)}
 
     # --- the whole run ---------------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -172,7 +194,8 @@ class Trainer:
             start, best_score, best_epoch, bad, log = 0, -math.inf, -1, 0, []
             best_state = copy.deepcopy(self.model.state_dict())
         else:
-            if state.get("meta") != self.meta or state.get("train") != dataclasses.asdict(self.cfg):
+            same = lambda cfg: {k: v for k, v in (cfg or {}).items() if k != "step_mode"}  # noqa: E731 (same arithmetic)
+            if state.get("meta") != self.meta or same(state.get("train")) != same(dataclasses.asdict(self.cfg)):
                 raise HarnessError(
                     f"{self.out / RESUME} belongs to a run with other settings (model, data or protocol); delete it "
                     "or train with --overwrite to start this run from scratch"
@@ -243,7 +266,8 @@ class Trainer:
             **extra,
             "per_user_test.csv": test.per_user().to_csv(index=False),
             "train_log.csv": pd.DataFrame(log).to_csv(index=False),
-            "profile.json": prof.summary(epochs_run),
+            "profile.json": {**prof.summary(epochs_run), "step_mode": self.step_mode,
+                             "step_notes": [] if self.steps is None else self.steps.notes},
             "config.json": {**self.meta, "train": dataclasses.asdict(self.cfg)},
             "metrics.json": metrics,
         })

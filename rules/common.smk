@@ -179,6 +179,8 @@ def train_options(wildcards):
             options.append(f"--max-epochs {value}" if key == "max_epochs" else f"--set {key}={value}")
     settings = config["model_settings"].get(wildcards.model, {})
     options += [f"--set {key}={value}" for key, value in settings.items()]
+    if config["step_mode"] != "auto":
+        options.append(f"--set step_mode={config['step_mode']}")
     return " ".join(options)
 
 
@@ -200,3 +202,17 @@ def gpu_pin(wildcards, resources):
     if not config["local_gpus"] or not resources.get("gpu", 0):
         return ""
     return f"python -m elcrec.gpu_pin --devices {config['local_gpus']} --take {resources['gpu']} --"
+
+
+def gpu_slot_request(wildcards):
+    """One `gpu_slots` unit per training job when runs are packed onto a GPU (config gpu_slots > 0), else none."""
+    return 1 if config["gpu_slots"] > 0 else 0
+
+
+def _provide_gpu_slots():
+    """Offer config gpu_slots slots (N trainings on one GPU) unless --resources gpu_slots=... already set them."""
+    if config["gpu_slots"] > 0 and "gpu_slots" not in workflow.global_resources:
+        workflow.register_resource("gpu_slots", config["gpu_slots"])
+
+
+_provide_gpu_slots()

@@ -22,6 +22,7 @@ rule train:
     threads: config["train_threads"]
     resources:
         gpu=config["train_gpus"],
+        gpu_slots=gpu_slot_request,
     conda:
         CONDA_ENV
     # python -u: the log grows line by line (tail -f works; a job killed at its time limit keeps its last lines).

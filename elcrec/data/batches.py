@@ -35,6 +35,20 @@ class Batch:
     def __len__(self) -> int:
         return int(self.users.shape[0])
 
+    def rows(self, lo: int, hi: int) -> "Batch":
+        """Rows ``lo:hi`` as views (no copy): a batch of a staged epoch."""
+        cut = lambda t: None if t is None else t[lo:hi]  # noqa: E731
+        views = None if self.views is None else (cut(self.views[0]), cut(self.views[1]))
+        return Batch(cut(self.users), cut(self.input_ids), cut(self.target_pos), cut(self.target_neg), views,
+                     cut(self.user_ids))
+
+    def tensors(self) -> list[torch.Tensor]:
+        """Every tensor of the batch in a fixed order (what a static-shape step copies into its buffers)."""
+        out = [self.users, self.input_ids, self.target_pos]
+        out += [] if self.target_neg is None else [self.target_neg]
+        out += [] if self.views is None else list(self.views)
+        return out + ([] if self.user_ids is None else [self.user_ids])
+
 
 def epoch_rng(seed: int, epoch: int, stream: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, epoch, stream])
@@ -58,23 +72,25 @@ class EpochBuilder:
         return (augment_views(self.data.items, starts, lengths, first, self.augment, self.data.max_len, rng),
                 augment_views(self.data.items, starts, lengths, second, self.augment, self.data.max_len, rng))
 
-    def epoch(self, seed: int, epoch: int) -> Iterator[Batch]:
+    def stage(self, seed: int, epoch: int) -> Batch:
+        """The whole epoch as one batch in training order (users shuffled; negatives and views drawn for all)."""
         rng = epoch_rng(seed, epoch)
         order = rng.permutation(self.data.num_users)
         negs = self.sampler.sample(order, self.targets[order], rng) if self.sampler else None
         views = self.views_for(order, rng) if self.augment else None
-        order_t = torch.from_numpy(order)
-        for lo in range(0, len(order), self.batch_size):
-            sl = slice(lo, lo + self.batch_size)
-            users = order_t[sl]
-            yield Batch(
-                users=users,
-                input_ids=self.inputs[users],
-                target_pos=self.targets[users],
-                target_neg=None if negs is None else negs[sl],
-                views=None if views is None else (views[0][sl], views[1][sl]),
-                user_ids=users if self.user_ids else None,  # the row index is the user id (sequences.py)
-            )
+        users = torch.from_numpy(order)
+        return Batch(users=users, input_ids=self.inputs[users], target_pos=self.targets[users], target_neg=negs,
+                     views=views, user_ids=users if self.user_ids else None)  # the row index is the user id
+
+    def bounds(self) -> list[tuple[int, int]]:
+        """(lo, hi) rows of each batch: full batches, then the partial last one with its own size (never dropped)."""
+        n = self.data.num_users
+        return [(lo, min(lo + self.batch_size, n)) for lo in range(0, n, self.batch_size)]
+
+    def epoch(self, seed: int, epoch: int) -> Iterator[Batch]:
+        staged = self.stage(seed, epoch)
+        for lo, hi in self.bounds():
+            yield staged.rows(lo, hi)
 
     def num_batches(self) -> int:
         return -(-self.data.num_users // self.batch_size)

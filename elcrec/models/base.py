@@ -20,6 +20,10 @@ plus whatever it adds, and it declares:
 * optional snapshots for figures: ``snapshot(ctx, users)`` (ELCRec's intents for the t-SNE figure), taken by the
   trainer before each epoch in ``snapshot_epochs`` and at the end, for ``snapshot_users`` users; both settings
   belong to the model's config.
+* for the static-shape step modes (elcrec/steps.py): ``static_shapes`` is True while they run, and ``loss`` must
+  then avoid data-dependent shapes and host reads (a fixed-shape form of the same loss); ``capture_blocker``
+  says why a model's step cannot be captured in a CUDA graph (None: it can); ``step_signature()`` names the
+  Python-side state that changes what a step computes (one graph is captured per signature and batch size).
 
 ``official_state_dict`` / ``load_official_state_dict`` convert to and from the original repositories' flat
 layout, so checkpoints move both ways between this harness and the original code.
@@ -122,6 +126,11 @@ class RecModel(nn.Module):
     # how many users. Set from the model's config by models that implement ``snapshot``.
     snapshot_epochs: tuple[int, ...] = ()
     snapshot_users: int = 0
+    # Why the step cannot be replayed from a CUDA graph (step_mode graphed then runs it static), None when it can.
+    # A graph reads the storage it captured: a model qualifies once its step and hooks keep every tensor the step
+    # reads in fixed storage (in-place updates, no rebinding) and make no host reads; new models start unreviewed.
+    capture_blocker: ClassVar[str | None] = "not yet reviewed for CUDA-graph capture (see RecModel.capture_blocker)"
+    static_shapes: bool = False  # set by the trainer's static-shape step modes (elcrec/steps.py)
 
     def __init__(self, item_size: int, cfg: EncoderConfig | None, causal: bool = True) -> None:
         """``cfg=None``: a model without the shared Transformer (BPR-MF, GRU4Rec, Caser)."""
@@ -167,7 +176,11 @@ class RecModel(nn.Module):
         """Called before every epoch, resumed ones included."""
 
     def after_step(self) -> None:
-        """Called after every optimiser step."""
+        """Called after every optimiser step (inside the captured graph in step_mode graphed: device work only)."""
+
+    def step_signature(self) -> tuple:
+        """Python-side state that changes the step's arithmetic (ICLRec: intents ready or warm-up)."""
+        return ()
 
     def phases(self, ctx: TrainContext) -> list[Phase]:
         """Phases to run once before the first epoch of a fresh run, after ``on_train_start``."""

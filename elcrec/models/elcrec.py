@@ -74,6 +74,7 @@ class ELCRecConfig(EncoderConfig):
 
 class ELCRec(RecModel):
     name = "elcrec"
+    capture_blocker = None  # reviewed: the step reads fixed storage only (elcrec/steps.py)
 
     def __init__(self, item_size: int, cfg: ELCRecConfig) -> None:
         cfg.validate()
@@ -97,11 +98,15 @@ class ELCRec(RecModel):
         if self.cfg.center_init == "kmeans":
             centroids = faiss_kmeans(self.pooled_train_embeddings(ctx), self.cfg.k, ctx.seed,
                                      self.cfg.kmeans_iters, self.cfg.kmeans_redo)
-            self.cluster_centers.data = F.normalize(torch.from_numpy(centroids), dim=1).to(ctx.device)
+            self.cluster_centers.data = F.normalize(torch.from_numpy(centroids), dim=1).to(ctx.device, self.dtype())
         else:
             generator = torch.Generator().manual_seed(ctx.seed)
             init = torch.randn(self.cfg.k, self.cfg.hidden, generator=generator)
-            self.cluster_centers.data = F.normalize(init, dim=1).to(ctx.device)
+            self.cluster_centers.data = F.normalize(init, dim=1).to(ctx.device, self.dtype())
+
+    def dtype(self) -> torch.dtype:
+        """The parameters' dtype (float64 in exact tests): the k-means centres are cast to it."""
+        return self.encoder.item_embeddings.weight.dtype
 
     @torch.no_grad()
     def assign_intents(self, input_ids: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,8 +165,8 @@ class ELCRec(RecModel):
         flat = self._fuse(views_out)
         terms["seq_cl"] = nce_loss(flat[:b], flat[b:], self.cfg.temperature)
         if self.cluster_centers is not None:
-            with torch.no_grad():  # the original's in-place renormalisation of the parameter
-                self.cluster_centers.data = F.normalize(self.cluster_centers.data, dim=1)
+            with torch.no_grad():  # the original's in-place renormalisation (in the same storage: graph-safe)
+                self.cluster_centers.data.copy_(F.normalize(self.cluster_centers.data, dim=1))
             h = F.normalize(seq_out.mean(1), dim=1)
             cluster, d_hc = self.cluster_loss(h, self.cluster_centers)
             if self.cfg.use_elcm:
