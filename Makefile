@@ -22,7 +22,7 @@ lint:
 bench: setup
 	$(PYTHON) -m benchmarks.bench_evaluate --checkpoint ../shared/checkpoints/ELCRec-Beauty-1.pt \
 		--dataset Beauty $(if $(DATA_MIRROR),--data-mirror $(DATA_MIRROR))
-	$(PYTHON) -m benchmarks.bench_epoch --dataset Beauty --models elcrec iclrec s3rec --set s3rec:pretrain_epochs=1 \
+	$(PYTHON) -m benchmarks.bench_epoch --dataset Beauty --models elcrec iclrec s3rec dcrec maerec --set s3rec:pretrain_epochs=1 \
 		$(if $(DATA_MIRROR),--data-mirror $(DATA_MIRROR))
 
 # pytest-benchmark micro-benchmarks (evaluator throughput, one training step), recorded as JSON.

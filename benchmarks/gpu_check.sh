@@ -19,5 +19,5 @@ python3 -c "import torch, faiss; print('torch', torch.__version__, 'cuda', torch
   2>&1 | tee -a "$OUT/gpu.txt"
 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT/pytest_gpu.log"
 python3 -m benchmarks.bench_epoch --device cuda --data-mirror "$SHARED/data" --data-dir /tmp/gpu-check-data \
-  --dataset Beauty --models elcrec iclrec s3rec sasrec --epochs "$EPOCHS" --set s3rec:pretrain_epochs=1 \
+  --dataset Beauty --models elcrec iclrec s3rec sasrec dcrec maerec --epochs "$EPOCHS" --set s3rec:pretrain_epochs=1 \
   2>&1 | grep -v "it/s\]" | tee "$OUT/bench_epoch_gpu.log"

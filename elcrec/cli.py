@@ -106,6 +106,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         model, _ = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, meta.get("model_config"))
         model.load_official_state_dict(state)
+        model.prepare(data)  # graph models rebuild their training-data graphs
         scorer = model.to(device).eval()
     else:  # an official ELCRec/ICLRec/S3-Rec state dict: the causal SASRec-family encoder
         scorer, _ = load_encoder(state, heads=int(meta.get("heads", 2)))

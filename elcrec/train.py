@@ -97,6 +97,7 @@ class Trainer:
                  seed: int, meta: dict[str, Any], dataset_dir: Path | None = None) -> None:
         self.model, self.data, self.cfg, self.out = model.to(device), data, cfg, out
         self.device, self.seed, self.meta, self.dataset_dir = device, seed, meta, dataset_dir
+        model.prepare(data)
         self.builder = model.epoch_builder(data, cfg.batch_size)
         # the model's optimiser (default: the shared fused Adam, no schedule); the scheduler steps after every step
         self.optim, self.sched = model.make_optimizer(cfg, self.builder.num_batches())
@@ -149,6 +150,7 @@ class Trainer:
         bar = tqdm(self.builder.epoch(self.seed, epoch), total=self.builder.num_batches(), leave=False,
                    desc=f"epoch {epoch}", disable=None)
         for step, batch in enumerate(bar):
+            self.model.before_step(ctx, step)
             terms = self.model.loss(batch.to(self.device))
             total = sum(self.model.loss_weights[k] * v for k, v in terms.items())
             if not torch.isfinite(total):

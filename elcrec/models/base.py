@@ -13,8 +13,9 @@ plus whatever it adds, and it declares:
 * its optimiser: ``make_optimizer(cfg, steps_per_epoch) -> (optimizer, scheduler or None)`` (default: the
   shared Adam, no schedule) and ``grad_clip`` (max global gradient norm, or None);
 * ``train_overrides``: protocol settings of its original code that differ from the shared defaults;
-* optional hooks: ``on_train_start(ctx)`` (ELCRec's k-means initialisation), ``on_epoch_start(ctx)``
-  (ICLRec's per-epoch k-means), ``after_step()``;
+* optional hooks: ``prepare(data)`` (item graphs from the training data; also on resume and evaluation),
+  ``on_train_start(ctx)`` (ELCRec's k-means initialisation), ``on_epoch_start(ctx)`` (ICLRec's per-epoch
+  k-means), ``before_step(ctx, step)`` (MAERec's per-step path masking), ``after_step()``;
 * optional phases before the main training: ``phases(ctx)`` returns :class:`Phase` objects (S3-Rec's
   pre-training) that the trainer runs, logs and checks for divergence;
 * optional snapshots for figures: ``snapshot(ctx, users)`` (ELCRec's intents for the t-SNE figure), taken by the
@@ -169,11 +170,18 @@ class RecModel(nn.Module):
         """The pooled encodings of every user's training input, batched as the original's cluster loader."""
         return self.pooled_embeddings(ctx.data.train_inputs, ctx.batch_size, ctx.device).numpy()
 
+    def prepare(self, data: SequenceData) -> None:
+        """Called with the dataset whenever the model is set up for it (training, resume, evaluation of a saved
+        model): fixed structures derived from the training data, such as item graphs, are built here."""
+
     def on_train_start(self, ctx: TrainContext) -> None:
         """Called once before the first epoch of a fresh run (not on resume)."""
 
     def on_epoch_start(self, ctx: TrainContext) -> None:
         """Called before every epoch, resumed ones included."""
+
+    def before_step(self, ctx: TrainContext, step: int) -> None:
+        """Called before every training step (``step`` counts from 0 within the epoch), e.g. graph re-sampling."""
 
     def after_step(self) -> None:
         """Called after every optimiser step (inside the captured graph in step_mode graphed: device work only)."""

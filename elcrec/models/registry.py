@@ -93,6 +93,10 @@ _ENTRIES = [
                "baselines.gru4rec:GRU4Rec:GRU4RecConfig", "gru4rec"),
     ModelEntry("caser", "graytowne/caser_pytorch @3e9ccfc", "Caser: CNN over the last L items + user, T targets",
                "baselines.caser:Caser:CaserConfig", "caser"),
+    ModelEntry("dcrec", "HKUDS/DCRec @2338233", "DCRec: transition + co-interaction item graphs, conformity-weighted CL",
+               "baselines.dcrec:DCRec:DCRecConfig", "dcrec"),
+    ModelEntry("maerec", "HKUDS/MAERec @bd92f2c", "MAERec: graph masked autoencoder, adaptive path masking",
+               "baselines.maerec:MAERec:MAERecConfig", "maerec"),
 ]
 MODELS: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
 
