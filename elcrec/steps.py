@@ -76,8 +76,8 @@ class StaticSteps:
         self.step_no = self.first_bad = self.bad_terms = torch.empty(0)  # made with the sums (see _accumulate)
         self.graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, Batch]] = {}
         self.seen: dict[tuple, int] = {}  # eager steps run per graph key
-        self.not_captured: str | None = (model.capture_blocker or _optimizer_blocker(model, optim, sched)
-                                         if mode == "graphed" else None)
+        self.not_captured: str | None = (model.capture_blocker or _hook_blocker(model)
+                                         or _optimizer_blocker(model, optim, sched) if mode == "graphed" else None)
         if mode == "graphed" and self.not_captured is None:
             for group in optim.param_groups:  # torch Adam: its step count moves to the device, replayable
                 group["capturable"] = True
@@ -178,8 +178,12 @@ class StaticSteps:
         self.graphs[key] = (graph, inputs)
 
     # --- one epoch -------------------------------------------------------------------------------------
-    def run_epoch(self, staged: Batch, bounds: list[tuple[int, int]]) -> tuple[list[str], list[float]]:
-        """Train on every batch ``staged.rows(lo, hi)``; returns the term names and the mean of each (+ total)."""
+    def run_epoch(self, staged: Batch, bounds: list[tuple[int, int]],
+                  before_step: Callable[[int], None] = lambda step: None) -> tuple[list[str], list[float]]:
+        """Train on every batch ``staged.rows(lo, hi)``; returns the term names and the mean of each (+ total).
+
+        ``before_step(step)`` runs the model's per-step hook (MAERec's path masking) before each step, as the eager
+        loop does; a model that overrides that hook is never captured (see ``_hook_blocker``)."""
         if self.sums is not None:
             self.sums.zero_()
             self.step_no.zero_()
@@ -187,7 +191,8 @@ class StaticSteps:
             self.bad_terms.zero_()
         self.model.static_shapes = True
         try:
-            for lo, hi in bounds:
+            for step, (lo, hi) in enumerate(bounds):
+                before_step(step)
                 batch = staged.rows(lo, hi)
                 if self.mode == "graphed":
                     self._graphed_body(batch)
@@ -225,6 +230,13 @@ def _rebuild(tensors: tuple[torch.Tensor, ...], layout: tuple[bool, bool, bool])
     neg = rest.pop(0) if has_neg else None
     views = (rest.pop(0), rest.pop(0)) if has_views else None
     return Batch(users, input_ids, target_pos, neg, views, rest.pop(0) if has_ids else None)
+
+
+def _hook_blocker(model: RecModel) -> str | None:
+    """Why the step cannot be replayed: a ``before_step`` hook does host work (graph sampling) every step."""
+    if type(model).before_step is not RecModel.before_step:
+        return "its before_step hook does host work before every step"
+    return None
 
 
 def _optimizer_blocker(model: RecModel, optim: torch.optim.Optimizer, sched: Any) -> str | None:

@@ -174,7 +174,9 @@ class Trainer:
         assert self.steps is not None
         staged = self.builder.stage(self.seed, epoch).to(self.device)  # type: ignore[attr-defined]
         try:
-            names, means = self.steps.run_epoch(staged, self.builder.bounds())  # type: ignore[attr-defined]
+            ctx = self.context(epoch)
+            names, means = self.steps.run_epoch(staged, self.builder.bounds(),  # type: ignore[attr-defined]
+                                                before_step=lambda step: self.model.before_step(ctx, step))
         except NonFiniteLoss as bad:
             raise HarnessError(
                 f"loss is non-finite at epoch {epoch}, step {bad.step} (terms {bad.terms or 'sum'} non-finite; found "

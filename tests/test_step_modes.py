@@ -18,6 +18,7 @@ import torch
 from elcrec.data.batches import EpochBuilder
 from elcrec.data.sequences import SequenceData
 from elcrec.errors import HarnessError
+from elcrec.models.base import RecModel
 from elcrec.models.registry import build_model
 from elcrec.steps import resolve_step_mode
 from elcrec.train import TrainConfig, Trainer, seed_everything
@@ -36,6 +37,7 @@ MODELS = {
     "bert4rec": {},
     "coserec": {},
     "s3rec-noattr": {"pretrain_epochs": 0},
+    "dcrec": {},
 }
 
 
@@ -83,6 +85,17 @@ def test_static_steps_equal_eager_steps(name: str, tmp_path: Path) -> None:
         assert torch.allclose(static_params[key], value, rtol=1e-9, atol=1e-12), key
     moved = [k for k, v in eager_params.items() if v.is_floating_point()]
     assert moved  # the comparison covers real parameters
+
+
+@pytest.mark.parametrize("mode", ["eager", "static"])
+def test_every_mode_calls_the_per_step_hook_before_each_step(mode: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """MAERec re-masks its graph in ``before_step``: the staged epoch must call it as the eager loop does."""
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(RecModel, "before_step", lambda self, ctx, step: calls.append((ctx.epoch, step)))
+    train_two_epochs("sasrec", mode, tmp_path)
+    steps = EpochBuilder(make_data(), BATCH, negatives=True, augment=None).num_batches()
+    assert calls == [(epoch, step) for epoch in range(2) for step in range(steps)]
 
 
 def test_static_nan_check_names_the_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
