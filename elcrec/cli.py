@@ -236,7 +236,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     meta["train_overrides"] = dict(model.train_overrides)
     dataset_dir = dataset_path(args.dataset, args.data_dir).parent
     metrics = Trainer(model, data, tcfg, out, _device(args.device), args.seed, meta, dataset_dir).fit()
-    print(json.dumps({"out": str(out), "best_epoch": metrics["best_epoch"], **metrics["test"]}))
+    # a diverged run has no test metrics; it is a result all the same (exit 0, so the workflow goes on)
+    print(json.dumps({"out": str(out), "status": metrics["status"], "best_epoch": metrics["best_epoch"],
+                      **(metrics["test"] or {})}))
     return 0
 
 

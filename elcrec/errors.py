@@ -31,3 +31,7 @@ class ConfigError(HarnessError):
 
 class CheckpointError(HarnessError):
     """A checkpoint is missing or does not fit the dataset/model."""
+
+
+class DivergedError(HarnessError):
+    """Training produced a non-finite loss. The trainer records it as the run's result (status ``diverged``)."""

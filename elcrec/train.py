@@ -12,6 +12,12 @@ Determinism and resume: the model is initialised under ``torch.manual_seed(seed)
 (user order, negatives, views, dropout) derives from ``(seed, epoch)`` alone, and the model, optimiser and
 early-stopping state are saved atomically after every epoch. A run killed at any point restarts from the last
 finished epoch and ends with the same numbers as an uninterrupted run (on CPU).
+
+Divergence and non-convergence are results, not crashes (the paper prints "-" for them): a non-finite loss (in
+a phase such as pre-training, or in training) ends the run with status ``diverged`` and the error text in
+metrics.json; a run that early stopping ended without any epoch beating the first one (``best_epoch == 0`` and
+fewer epochs than ``max_epochs``) ends with status ``not_converged``. Both write metrics.json, so the workflow goes
+on; tables show "-" for them (docs/protocol.md, "Run outcomes").
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ import torch
 from tqdm import tqdm
 
 from elcrec.data.sequences import SequenceData
-from elcrec.errors import HarnessError
+from elcrec.errors import DivergedError, HarnessError
 from elcrec.fileio import atomic_path
 from elcrec.evaluate import METRIC_KEYS, rank_targets
 from elcrec.models.base import Phase, RecModel, TrainContext
@@ -83,7 +89,7 @@ def run_phase(phase: Phase) -> list[dict[str, float]]:
         # per-example averages (sum over batches / (batches * batch size)), as S3-Rec's original prints them
         row = {f"{phase.name}_{k}": v.item() / (phase.num_batches * phase.examples_per_batch) for k, v in sums.items()}
         if not all(np.isfinite(v) for v in row.values()):
-            raise HarnessError(f"{phase.title} diverged at epoch {epoch}: {row}; {phase.hint}")
+            raise DivergedError(f"{phase.title} diverged at epoch {epoch}: {row}; {phase.hint}")
         row.update(epoch=epoch, seconds=time.perf_counter() - t0)
         phase.log.append(row)
         losses = " ".join(f"{k.removeprefix(phase.name + '_')} {v:.4f}" for k, v in row.items()
@@ -155,9 +161,9 @@ class Trainer:
             total = sum(self.model.loss_weights[k] * v for k, v in terms.items())
             if not torch.isfinite(total):
                 bad = [k for k, v in terms.items() if not torch.isfinite(v)]
-                raise HarnessError(
+                raise DivergedError(
                     f"loss is {total.item()} at epoch {epoch}, step {step} (terms {bad or 'sum'} non-finite): training "
-                    f"diverged. The run can be resumed from {self.out / RESUME} after lowering the learning rate"
+                    "diverged; train again with a lower learning rate (--set lr=...) and --overwrite"
                 )
             self.optim.zero_grad(set_to_none=True)
             total.backward()
@@ -190,11 +196,15 @@ class Trainer:
         state = load_resume(self.out)
         if state is None:
             prof = Profiler(self.device)
-            with prof.phase("init"):
-                self.model.on_train_start(self.context(0))
-                self.model.train()
-                for phase in self.model.phases(self.context(0)):
-                    run_phase(phase)
+            diverged = None
+            try:
+                with prof.phase("init"):
+                    self.model.on_train_start(self.context(0))
+                    self.model.train()
+                    for phase in self.model.phases(self.context(0)):
+                        run_phase(phase)
+            except DivergedError as exc:  # e.g. a pre-training loss turned NaN
+                diverged = str(exc)
             start, best_score, best_epoch, bad, log = 0, -math.inf, -1, 0, []
             best_state = copy.deepcopy(self.model.state_dict())
         else:
@@ -211,18 +221,23 @@ class Trainer:
             prof = Profiler(self.device, state["profile"])
             start, best_score, best_epoch = state["epoch"] + 1, state["best_score"], state["best_epoch"]
             bad, log, best_state = state["bad_epochs"], state["log"], state["best_state"]
+            diverged = None
             print(f"resuming {self.out} after epoch {state['epoch']}")
         key = self.cfg.early_stopping_metric
         bar = tqdm(range(start, self.cfg.max_epochs), initial=start, total=self.cfg.max_epochs, desc="epochs",
                    disable=None)
         for epoch in bar:
-            if bad >= self.cfg.patience:
+            if bad >= self.cfg.patience or diverged:
                 break
             if epoch in self.model.snapshot_epochs:
                 self.save_snapshot(f"epoch{epoch:03d}")
             t0 = time.perf_counter()
-            with prof.phase("train"):
-                row = {"epoch": epoch, **self.train_epoch(epoch)}
+            try:
+                with prof.phase("train"):
+                    row = {"epoch": epoch, **self.train_epoch(epoch)}
+            except DivergedError as exc:
+                diverged = str(exc)
+                break
             t1 = time.perf_counter()
             with prof.phase("valid"):
                 valid = self.evaluate("valid").metrics
@@ -247,6 +262,8 @@ class Trainer:
                         "bad_epochs": bad, "log": log, "profile": prof.state, "meta": self.meta,
                         "train": dataclasses.asdict(self.cfg)}, self.out / RESUME)
         epochs_run = len(log)
+        if diverged:
+            return self.finish_diverged(diverged, log, prof, best_epoch)
         self.model.load_state_dict(best_state)
         with prof.phase("test"):
             test = self.evaluate("test")
@@ -257,7 +274,8 @@ class Trainer:
             (self.out / SNAPSHOTS_PARTIAL).replace(self.out / "snapshots")
         best_row = next((r for r in log if r["epoch"] == best_epoch), {})
         metrics = {
-            "status": "ok", "model": self.meta["model"], "dataset": self.meta["dataset"], "seed": self.seed,
+            **run_status(best_epoch, epochs_run, self.cfg),
+            "model": self.meta["model"], "dataset": self.meta["dataset"], "seed": self.seed,
             "test": test.metrics,
             "valid_best": {k: best_row.get(f"valid_{k}") for k in METRIC_KEYS},
             "best_epoch": best_epoch, "epochs": epochs_run, "stopped_early": epochs_run < self.cfg.max_epochs,
@@ -277,3 +295,29 @@ class Trainer:
         })
         (self.out / RESUME).unlink(missing_ok=True)
         return metrics
+
+    def finish_diverged(self, error: str, log: list[dict[str, Any]], prof: Profiler, best_epoch: int) -> dict[str, Any]:
+        """The record of a diverged run: status, error text, the epochs that finished; no test evaluation."""
+        tqdm.write(f"diverged: {error}")
+        best_row = next((r for r in log if r["epoch"] == best_epoch), None)
+        metrics = {"status": "diverged", "error": error, "model": self.meta["model"], "dataset": self.meta["dataset"],
+                   "seed": self.seed, "test": None,
+                   "valid_best": None if best_row is None else {k: best_row.get(f"valid_{k}") for k in METRIC_KEYS},
+                   "best_epoch": best_epoch, "epochs": len(log), "early_stopping_metric": self.cfg.early_stopping_metric}
+        write_outputs(self.out, {
+            "train_log.csv": pd.DataFrame(log).to_csv(index=False),
+            "profile.json": prof.summary(len(log)),
+            "config.json": {**self.meta, "train": dataclasses.asdict(self.cfg)},
+            "metrics.json": metrics,
+        })
+        (self.out / RESUME).unlink(missing_ok=True)
+        return metrics
+
+
+def run_status(best_epoch: int, epochs_run: int, cfg: TrainConfig) -> dict[str, str]:
+    """``ok``, or ``not_converged`` (with the reason) when early stopping ended a run whose first epoch stayed best."""
+    if best_epoch == 0 and epochs_run < cfg.max_epochs:
+        return {"status": "not_converged",
+                "error": f"validation {cfg.early_stopping_metric} never rose above its epoch-0 value in "
+                         f"{epochs_run - 1} further epochs (patience {cfg.patience}): not converged"}
+    return {"status": "ok"}

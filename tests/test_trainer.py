@@ -169,7 +169,8 @@ def test_resume_with_other_settings_is_refused(tmp_path: Path, monkeypatch: pyte
     assert (out / RESUME).exists() and not (out / "metrics.json").exists()
 
 
-def test_nan_loss_names_the_epoch_and_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nan_loss_ends_the_run_as_diverged_naming_the_epoch_and_step(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     real_loss = ELCRec.loss
     calls = []
 
@@ -182,11 +183,29 @@ def test_nan_loss_names_the_epoch_and_step(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(ELCRec, "loss", poisoned)
     out = tmp_path / "run"
-    with pytest.raises(HarnessError, match=r"epoch 1, step 2") as info:
-        run(out)
-    assert "cluster" in str(info.value) and "rec" not in str(info.value).split("terms")[1].split(")")[0]
-    assert not (out / "metrics.json").exists()
-    assert torch.load(out / RESUME, map_location="cpu", weights_only=False)["epoch"] == 0
+    returned = run(out)  # no exception: divergence is the run's result
+    metrics = read_metrics(out)
+    assert returned == metrics and metrics["status"] == "diverged" and metrics["test"] is None
+    assert "epoch 1, step 2" in metrics["error"] and "cluster" in metrics["error"]
+    assert "rec" not in metrics["error"].split("terms")[1].split(")")[0]
+    assert metrics["epochs"] == 1 and metrics["best_epoch"] == 0 and set(metrics["valid_best"]) == set(METRICS)
+    assert read_log(out)["epoch"].tolist() == [0]  # the finished epoch is kept
+    assert (out / "profile.json").is_file() and (out / "config.json").is_file()
+    assert not (out / RESUME).exists() and not (out / "model.pt").exists()
+    with pytest.raises(HarnessError, match="overwrite"):  # a finished result: never clobbered silently
+        prepare_run_dir(out, overwrite=False)
+
+
+def test_flat_validation_metric_ends_the_run_as_not_converged(tmp_path: Path) -> None:
+    """lr 0: the model never changes, so no epoch beats epoch 0 and early stopping (patience 2) ends the run."""
+    out = tmp_path / "flat"
+    metrics = run(out, max_epochs=6, patience=2, lr=0.0)
+    assert metrics["status"] == "not_converged" and metrics["best_epoch"] == 0 and metrics["epochs"] == 3
+    assert "never rose above its epoch-0 value in 2 further epochs" in metrics["error"]
+    assert set(metrics["test"]) == set(METRICS)  # the test metrics are still measured and kept
+    assert all((out / name).is_file() for name in FINAL_FILES)
+    # the same flat metric without early stopping (the budget ran out first) is an ordinary finished run
+    assert run(tmp_path / "short", max_epochs=2, patience=2, lr=0.0)["status"] == "ok"
 
 
 def test_run_directory_contents(baseline: Path) -> None:

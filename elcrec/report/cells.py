@@ -44,11 +44,18 @@ def implemented(harness: str | None) -> bool:
         return False
 
 
+# Results that are not numbers: metrics.json status -> state (elcrec.train: a NaN loss, a flat validation metric).
+OUTCOME_STATES = {"diverged": "diverged", "not_converged": "not converged"}
+
+
 def run_state(status: str) -> str:
-    """``ok``, ``not run`` (e.g. dataset unavailable), ``unfinished`` (no metrics.json: still training, or stopped
-    by an error such as a diverged loss, which leaves only resume.pt) or ``failed`` (any other status)."""
+    """``ok``, ``not run`` (e.g. dataset unavailable), ``diverged`` / ``not converged`` (training's own outcome,
+    printed "-" as the paper does), ``unfinished`` (no metrics.json: still training, or killed) or ``failed``
+    (any other status)."""
     if status == "ok":
         return "ok"
+    if status in OUTCOME_STATES:
+        return OUTCOME_STATES[status]
     if status.startswith("not run"):
         return "not run"
     if status.startswith("unfinished"):
@@ -152,6 +159,8 @@ def cell(runs: pd.DataFrame, dataset: str, harness: str | None) -> Cell:
     if states == {"not run"}:
         statuses = sorted(set(bad["status"]))
         return Cell("not run", statuses[0] if len(statuses) == 1 else "; ".join(statuses), empty)
+    if len(states) == 1 and states <= set(OUTCOME_STATES.values()):
+        return Cell(states.pop(), reasons, empty)
     return Cell("failed" if "failed" in states else "unfinished", reasons, empty)
 
 

@@ -51,8 +51,8 @@ class Column:
 # (docs/baselines_classic.md).
 TABLE1_COLUMNS: tuple[Column, ...] = (
     Column("BPR-MF", "bpr-mf"), Column("GRU4Rec", "gru4rec"), Column("Caser", "caser"), Column("SASRec", "sasrec"),
-    Column("BERT4Rec", "bert4rec"), Column("DSSRec", None), Column("S3-Rec", "s3rec"), Column("CL4SRec", "cl4srec"),
-    Column("DCRec", "dcrec"), Column("MAERec", "maerec"), Column("IOCRec", None), Column("ICLRec", "iclrec"),
+    Column("BERT4Rec", "bert4rec"), Column("DSSRec", "dssrec"), Column("S3-Rec", "s3rec"), Column("CL4SRec", "cl4srec"),
+    Column("DCRec", "dcrec"), Column("MAERec", "maerec"), Column("IOCRec", "iocrec"), Column("ICLRec", "iclrec"),
     Column("ELCRec", "elcrec"),
 )
 EXTRA_COLUMNS: tuple[Column, ...] = (

@@ -93,7 +93,8 @@ def render(rep: Report, runs_root: Path) -> str:
         f"- Seeds of finished runs: {', '.join(map(str, seeds)) or 'none'}.",
         f"- Hardware (profile.json): {'; '.join(devices) or 'unknown'}; memory measured as {', '.join(kinds) or '-'}.",
         "- Models of the paper's Table 1 that this harness does not implement (their published numbers are listed, "
-        "ours say 'not implemented'): " + ", ".join(c.label for c in TABLE1_COLUMNS if c.harness is None) + ".",
+        "ours say 'not implemented'): " + (", ".join(c.label for c in TABLE1_COLUMNS if c.harness is None) or "none")
+        + ".",
         *scope,
         "",
         "## How to read this report",
