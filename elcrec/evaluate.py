@@ -87,7 +87,9 @@ def rank_targets(
         raise HarnessError(f"unknown history rule {history!r}; choose one of {', '.join(HISTORY_RULES)}")
     if ties not in TIE_RULES:
         raise HarnessError(f"unknown tie rule {ties!r}; choose one of {', '.join(TIE_RULES)}")
-    ranks = np.empty(split.num_users, dtype=np.int64)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise HarnessError(f"evaluation batch size must be a positive integer, not {batch_size!r}")
+    ranks = np.full(split.num_users, -1, dtype=np.int64)  # -1 until ranked: never uninitialised memory
     for lo in range(0, split.num_users, batch_size):
         hi = min(lo + batch_size, split.num_users)
         inputs = split.inputs[lo:hi].to(device)
