@@ -107,13 +107,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if "model" in meta:  # a harness checkpoint: rebuild its model, whose score() may differ (BERT4Rec appends a mask)
         from elcrec.models.registry import build_model
 
-        model, _ = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, meta.get("model_config"))
+        model, mcfg = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, meta.get("model_config"))
         load_into(model, state, args.checkpoint)
         scorer = model.to(device).eval()
+        data.max_len = mcfg.max_len  # inputs as long as the model was trained with
     else:  # an official ELCRec/ICLRec/S3-Rec state dict: the causal SASRec-family encoder
         check_causal_encoder_state(state, args.checkpoint)
         scorer, _ = load_encoder(state, heads=int(meta.get("heads", 2)))
         scorer.to(device).eval()
+        data.max_len = scorer.max_len
     result = rank_targets(scorer.score, data.eval_split(args.split), data.item_size,
                           history=args.history, ties=args.ties, batch_size=args.batch_size, device=device,
                           user_ids=getattr(scorer, "needs_user_ids", False))
@@ -300,9 +302,10 @@ def cmd_intents(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
     check_item_size(state, data.item_size, args.dataset, args.checkpoint)
     sets = {k: v for k, v in meta["model_config"].items()}
-    model, _ = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, sets)
+    model, mcfg = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, sets)
     load_into(model, state, args.checkpoint)
     model.to(device)
+    data.max_len = mcfg.max_len
     _, ids = model.assign_intents(data.eval_split("test").inputs)
     frame = pd.DataFrame({"user": range(data.num_users), "history_len": data.lengths - 1, "intent": ids.numpy()})
     write_text(args.out, frame.to_csv(index=False))

@@ -47,6 +47,7 @@ def os_error_message(exc: OSError) -> str:
                       "permissions",
         errno.EPERM: f"operation not permitted: {where}; pass a folder you can write to",
         errno.ENOTDIR: f"{where}: part of this path is a file, not a folder; pass a folder path",
+        errno.EEXIST: f"{where} exists as a file where a folder is needed (not a folder); pass another path",
         errno.EISDIR: f"{where} is a folder where a file was expected; pass a file path",
         errno.ENOENT: f"no such file or folder: {where}",
     }
