@@ -111,7 +111,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_numbers(baseline: Path, tm
     with pytest.raises(KeyboardInterrupt):
         run(out)
     assert (out / RESUME).exists() and not (out / "metrics.json").exists()
-    state = torch.load(out / RESUME, map_location="cpu", weights_only=False)
+    state = torch.load(out / RESUME, map_location="cpu", weights_only=True)
     assert state["epoch"] == 1 and len(state["log"]) == 2
 
     undo()
@@ -186,7 +186,7 @@ def test_nan_loss_names_the_epoch_and_step(tmp_path: Path, monkeypatch: pytest.M
         run(out)
     assert "cluster" in str(info.value) and "rec" not in str(info.value).split("terms")[1].split(")")[0]
     assert not (out / "metrics.json").exists()
-    assert torch.load(out / RESUME, map_location="cpu", weights_only=False)["epoch"] == 0
+    assert torch.load(out / RESUME, map_location="cpu", weights_only=True)["epoch"] == 0
 
 
 def test_run_directory_contents(baseline: Path) -> None:
