@@ -13,8 +13,7 @@ import torch
 
 from elcrec.cli import main
 from elcrec.runs import RESUME, load_resume
-from elcrec.train import Trainer
-from tinyrun import train_args, write_dataset
+from tinyrun import interrupt_at, train_args, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER_NAME = "pwned"
@@ -46,20 +45,13 @@ def test_resume_pt_with_a_pickle_payload_is_refused_not_run(tmp_path: Path, caps
 def test_a_real_resume_pt_loads_safely_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data_dir = write_dataset(tmp_path / "data")
     out = tmp_path / "run"
-    real_epoch = Trainer.train_epoch
-
-    def interrupted(self: Trainer, epoch: int) -> dict:
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return real_epoch(self, epoch)
-
-    monkeypatch.setattr(Trainer, "train_epoch", interrupted)
+    undo = interrupt_at(monkeypatch, 1)
     args = train_args(data_dir, out, "elcrec", "--set", "k=4", "--max-epochs", "2")
     with pytest.raises(KeyboardInterrupt):
         main(args)
     state = torch.load(out / RESUME, map_location="cpu", weights_only=True)  # plain data only
     assert state["epoch"] == 0
-    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    undo()
     assert main(args) == 0
     assert (out / "metrics.json").exists() and not (out / RESUME).exists()
 
