@@ -91,8 +91,6 @@ def cmd_reproduction(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import torch
-
     from elcrec.checkpoint import check_causal_encoder_state, check_item_size, load_encoder, load_into, load_state_dict
     from elcrec.data import load_dataset
     from elcrec.evaluate import METRIC_KEYS, rank_targets
