@@ -13,7 +13,8 @@ import torch
 
 from elcrec.cli import main
 from elcrec.runs import RESUME, load_resume
-from tinyrun import interrupt_at, train_args, write_dataset
+from interrupts import interrupt_training_at
+from tinyrun import train_args, write_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER_NAME = "pwned"
@@ -45,7 +46,7 @@ def test_resume_pt_with_a_pickle_payload_is_refused_not_run(tmp_path: Path, caps
 def test_a_real_resume_pt_loads_safely_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data_dir = write_dataset(tmp_path / "data")
     out = tmp_path / "run"
-    undo = interrupt_at(monkeypatch, 1)
+    undo = interrupt_training_at(monkeypatch, 1)
     args = train_args(data_dir, out, "elcrec", "--set", "k=4", "--max-epochs", "2")
     with pytest.raises(KeyboardInterrupt):
         main(args)

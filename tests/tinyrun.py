@@ -43,17 +43,3 @@ def tree(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (relative path -> bytes): 'byte-identical' compares two of these."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
-
-def interrupt_at(monkeypatch, epoch: int):  # noqa: ANN001, ANN201
-    """Make the trainer die (KeyboardInterrupt, as a kill would) when ``epoch`` starts; return the undo function."""
-    from elcrec.train import Trainer
-
-    real = Trainer.train_epoch
-
-    def dies(self: Trainer, at: int) -> dict:
-        if at == epoch:
-            raise KeyboardInterrupt
-        return real(self, at)
-
-    monkeypatch.setattr(Trainer, "train_epoch", dies)
-    return lambda: monkeypatch.setattr(Trainer, "train_epoch", real)
