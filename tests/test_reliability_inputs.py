@@ -116,7 +116,7 @@ def test_k_zero_is_one_line(env, tmp_path, capsys) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_cuda_is_one_line(env, tmp_path, capsys) -> None:
-    refused(train_args(env["data"], tmp_path / "run", "sasrec", "--device", "cuda"), capsys, "CUDA is not available")
+    refused(train_args(env["data"], tmp_path / "run", "sasrec", "--device", "cuda"), capsys, "no CUDA device is visible")
 
 
 def test_out_that_is_a_file_is_one_line(env, tmp_path, capsys) -> None:
