@@ -51,20 +51,14 @@ def _resolve_config():
         known = sorted(f[:-5] for f in os.listdir(os.path.dirname(path)) if f.endswith(".yaml"))
         raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(known)}")
     with open(path) as fh:
-<<<<<<< HEAD
         update_config(merged, yaml.safe_load(fh) or {})
-    update_config(merged, user)
-    config.clear()
-    config.update(merged)
-    validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"), set_default=True)
-=======
-        update_config(config, yaml.safe_load(fh) or {})
     schema_path = os.path.join(workflow.basedir, "config", "schema.yaml")
     with open(schema_path) as fh:
         schema = yaml.safe_load(fh)
-    update_config(config, typed_overrides(workflow.config_settings.overwrite_config, schema))
+    update_config(merged, typed_overrides(user, schema))
+    config.clear()
+    config.update(merged)
     validate(config, schema_path, set_default=True)
->>>>>>> 0a2551e (Reliability (issue 12): resume.pt loaded weights_only, run lock and overwrite-aside, deterministic kernels, validation at the CLI/config/data boundaries, --config values typed by the schema)
 
 
 _resolve_config()
