@@ -49,7 +49,9 @@ def encoder_shape(state: dict[str, torch.Tensor]) -> dict[str, int]:
 
 
 def check_item_size(state: dict[str, torch.Tensor], item_size: int, dataset: str, path: str | Path = "") -> None:
-    rows = encoder_shape(state)["item_size"]
+    if "item_embeddings.weight" not in state:
+        raise CheckpointError(f"checkpoint {path} has no item_embeddings.weight: not a checkpoint of this harness's models")
+    rows = int(state["item_embeddings.weight"].shape[0])
     if rows != item_size:
         raise CheckpointError(
             f"checkpoint {path} has {rows} item rows ({rows - 2} items) but dataset {dataset!r} needs {item_size} "
