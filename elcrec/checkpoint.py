@@ -49,12 +49,42 @@ def encoder_shape(state: dict[str, torch.Tensor]) -> dict[str, int]:
 
 
 def check_item_size(state: dict[str, torch.Tensor], item_size: int, dataset: str, path: str | Path = "") -> None:
+    if "item_embeddings.weight" not in state:
+        raise CheckpointError(f"checkpoint {path} has no item_embeddings.weight: not a checkpoint of this harness's models")
     rows = int(state["item_embeddings.weight"].shape[0])
     if rows != item_size:
         raise CheckpointError(
             f"checkpoint {path} has {rows} item rows ({rows - 2} items) but dataset {dataset!r} needs {item_size} "
             f"(max item id {item_size - 2} + pad + mask): it was trained on another dataset"
         )
+
+
+# Keys an official causal checkpoint may hold beside the encoder: ELCRec's centres, S3-Rec's pre-training parts.
+OFFICIAL_EXTRAS = re.compile(r"^(cluster_centers|attribute_embeddings\.weight|(aap|mip|map|sp)_norm\.(weight|bias))$")
+
+
+def check_causal_encoder_state(state: dict[str, torch.Tensor], path: str | Path = "") -> None:
+    """A bare state dict is scored as the causal SASRec-family encoder: refuse one that holds another model's parts.
+
+    (A BERT4Rec state dict has an output layer and a bidirectional encoder; scoring it causally gives wrong numbers.)
+    """
+    own = set(SASRecEncoder(**encoder_shape(state)).state_dict())
+    foreign = sorted(k for k in state if k not in own and not OFFICIAL_EXTRAS.match(k))
+    if foreign:
+        raise CheckpointError(
+            f"{path}: a bare state dict with keys a causal SASRec-family encoder does not have ({', '.join(foreign[:4])}"
+            f"{', ...' if len(foreign) > 4 else ''}); it belongs to another model (e.g. BERT4Rec). Evaluate the run's "
+            "model.pt, which records its model")
+
+
+def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path = "") -> None:
+    """Load an official-layout state dict into ``model``; a checkpoint of another family or size is one clear line."""
+    try:
+        model.load_official_state_dict(state)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise CheckpointError(f"{path} does not fit a {model.__class__.__name__} of this configuration ({detail}); "
+                              "it was trained with another model or other sizes") from None
 
 
 def load_encoder(

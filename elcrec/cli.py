@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from elcrec.errors import HarnessError
+from elcrec.errors import HarnessError, os_error_message
 from elcrec.report.paper_tables import TABLES
 
 Handler = Callable[[argparse.Namespace], int]
@@ -40,7 +40,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from elcrec.data.fetch import read_status, sequence_path
+    from elcrec.data.fetch import check_unchanged, read_status, sequence_path
     from elcrec.data.sequences import SequenceData
     from elcrec.data.stats import dataset_stats
     from elcrec.fileio import write_json
@@ -52,6 +52,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if status["status"] != "ok":
         stats = {"dataset": args.dataset, "status": status["status"], "error": status.get("error", "")}
     else:
+        check_unchanged(args.dataset, args.data_dir)  # the sha256 reported is the file's, not only the recorded one
         data = SequenceData.from_file(sequence_path(args.dataset, args.data_dir), name=args.dataset)
         stats = {**dataset_stats(data), "status": "ok", "sha256": status["sha256"]}
     if args.out:
@@ -90,27 +91,30 @@ def cmd_reproduction(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import torch
-
-    from elcrec.checkpoint import check_item_size, load_encoder, load_state_dict
+    from elcrec.checkpoint import check_causal_encoder_state, check_item_size, load_encoder, load_into, load_state_dict
     from elcrec.data import load_dataset
     from elcrec.evaluate import METRIC_KEYS, rank_targets
     from elcrec.fileio import write_text
 
+    if args.per_user and Path(args.per_user).is_dir():
+        raise HarnessError(f"--per-user {args.per_user} is a folder; pass a CSV file name (e.g. per_user.csv)")
+    device = _device(args.device)
     state, meta = load_state_dict(args.checkpoint)
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
     check_item_size(state, data.item_size, args.dataset, args.checkpoint)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if "model" in meta:  # a harness checkpoint: rebuild its model, whose score() may differ (BERT4Rec appends a mask)
         from elcrec.models.registry import build_model
 
-        model, _ = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, meta.get("model_config"))
-        model.load_official_state_dict(state)
+        model, mcfg = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, meta.get("model_config"))
+        load_into(model, state, args.checkpoint)
         model.prepare(data)  # graph models rebuild their training-data graphs
         scorer = model.to(device).eval()
+        data.max_len = mcfg.max_len  # inputs as long as the model was trained with
     else:  # an official ELCRec/ICLRec/S3-Rec state dict: the causal SASRec-family encoder
+        check_causal_encoder_state(state, args.checkpoint)
         scorer, _ = load_encoder(state, heads=int(meta.get("heads", 2)))
         scorer.to(device).eval()
+        data.max_len = scorer.max_len
     result = rank_targets(scorer.score, data.eval_split(args.split), data.item_size,
                           history=args.history, ties=args.ties, batch_size=args.batch_size, device=device,
                           user_ids=getattr(scorer, "needs_user_ids", False))
@@ -137,13 +141,32 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
 
 
 def _device(name: str):  # noqa: ANN202
+    """The torch device of ``--device``, refused with one line when it is not a device or not present here."""
     import torch
 
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise HarnessError(f"--device {name} asks for CUDA, but no CUDA device is visible here (torch "
-                           f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}); run on a GPU node "
-                           "with a CUDA build of torch (rules/envs/harness-cuda.yaml), or pass --device cpu")
-    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+    try:
+        device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+    except (RuntimeError, ValueError):
+        raise HarnessError(f"--device {name!r} is not a device; use cpu, cuda, cuda:N or auto") from None
+    if device.type not in ("cpu", "cuda"):
+        raise HarnessError(f"--device {name!r}: only cpu and cuda are supported (or auto)")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise HarnessError(f"--device {name} asks for CUDA, but no CUDA device is visible here (torch "
+                               f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}); run on a GPU node "
+                               "with a CUDA build of torch (rules/envs/harness-cuda.yaml), or pass --device cpu")
+        if device.index is not None and device.index >= count:
+            raise HarnessError(f"--device {name}: this machine has {count} CUDA device(s), numbered from 0")
+    return device
+
+
+SEED_RANGE = (0, 2**31)  # faiss k-means takes a signed 32-bit seed; numpy and torch accept this range too
+
+
+def _check_seed(seed: int) -> None:
+    if not SEED_RANGE[0] <= seed < SEED_RANGE[1]:
+        raise HarnessError(f"--seed {seed} is out of range; use an integer from {SEED_RANGE[0]} to {SEED_RANGE[1] - 1}")
 
 
 def _not_run_reason(args: argparse.Namespace, base_model: str) -> str | None:
@@ -197,7 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from elcrec.data.fetch import read_status
     from elcrec.data.fetch import sequence_path as dataset_path
     from elcrec.models.registry import build_model, get_entry, resolve_config
-    from elcrec.runs import prepare_run_dir, write_not_run
+    from elcrec.runs import run_slot, write_not_run
     from elcrec.train import TrainConfig, Trainer, seed_everything
 
     # A run name may carry settings: elcrec~alpha=0.1~k=64 (the workflow's sensitivity runs).
@@ -207,19 +230,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_sets = {k: v for k, v in sets.items() if k in train_keys}
     model_sets = {k: v for k, v in sets.items() if k not in train_keys}
     tcfg = TrainConfig()
+    _check_seed(args.seed)
+    if args.threads < 0:
+        raise HarnessError(f"--threads {args.threads}: pass a positive number of CPU threads, or 0 for torch's default")
+    if args.max_epochs is not None and args.max_epochs < 1:
+        raise HarnessError(f"--max-epochs {args.max_epochs}: a run needs at least 1 epoch")
     if args.threads:
         torch.set_num_threads(args.threads)
     get_entry(base_model)  # an unknown model fails first, whatever the dataset
+    device = _device(args.device)
     out = Path(args.out or f"results/runs/{args.dataset}/{args.model}/seed{args.seed}")
     if args.allow_unavailable:  # what cannot run is recorded as "not run", not a failure
         reason = _not_run_reason(args, base_model)
         if reason:
-            prepare_run_dir(out, args.overwrite)
-            write_not_run(out, args.model, args.dataset, args.seed, reason)
+            with run_slot(out, args.overwrite) as work:
+                write_not_run(work, args.model, args.dataset, args.seed, reason)
             print(f"not run ({reason}): wrote {out / 'metrics.json'}")
             return 0
     resolve_config(base_model, args.dataset, model_sets)  # unimplemented model or bad setting: fail before work
-    prepare_run_dir(out, args.overwrite)
     seed_everything(args.seed)
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
     model, mcfg = build_model(base_model, args.dataset, data.item_size, model_sets, num_users=data.num_users)
@@ -228,6 +256,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         setattr(tcfg, key, _coerce_train(key, value, getattr(tcfg, key)))
     if args.max_epochs is not None:
         tcfg.max_epochs = args.max_epochs
+    tcfg.validate()  # a bad protocol value fails before the run folder is touched
     status = read_status(args.dataset, args.data_dir) or {}
     meta = {"model": args.model, "dataset": args.dataset, "seed": args.seed, "item_size": data.item_size,
             "heads": getattr(mcfg, "heads", None), "model_config": dataclasses.asdict(mcfg),
@@ -235,7 +264,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             "overrides": sets}
     meta["train_overrides"] = dict(model.train_overrides)
     dataset_dir = dataset_path(args.dataset, args.data_dir).parent
-    metrics = Trainer(model, data, tcfg, out, _device(args.device), args.seed, meta, dataset_dir).fit()
+    with run_slot(out, args.overwrite) as work:  # locked; --overwrite trains aside and swaps in on success
+        metrics = Trainer(model, data, tcfg, work, device, args.seed, meta, dataset_dir).fit()
     # a diverged run has no test metrics; it is a result all the same (exit 0, so the workflow goes on)
     print(json.dumps({"out": str(out), "status": metrics["status"], "best_epoch": metrics["best_epoch"],
                       **(metrics["test"] or {})}))
@@ -256,21 +286,27 @@ def cmd_intents(args: argparse.Namespace) -> int:
     import pandas as pd
     import torch
 
-    from elcrec.checkpoint import load_state_dict
+    from elcrec.checkpoint import check_item_size, encoder_shape, load_into, load_state_dict
     from elcrec.data import load_dataset
     from elcrec.fileio import write_text
     from elcrec.models.registry import build_model
 
+    device = _device(args.device)
     state, meta = load_state_dict(args.checkpoint)
+    if "cluster_centers" not in state:
+        raise HarnessError(f"{args.checkpoint} has no intent centres (a {meta.get('model', 'non-ELCRec')} checkpoint); "
+                           "intents needs an ELCRec run's model.pt (elcrec, elcrec-b-icl or elcrec-b-elcm)")
     if "model" not in meta:
-        meta = {"model": "elcrec", "dataset": args.dataset, "model_config": {}}
-        layers = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("item_encoder.layer."))
-        meta["model_config"] = {"layers": layers, "k": int(state["cluster_centers"].shape[0])}
+        shape = encoder_shape(state)
+        meta = {"model": "elcrec", "dataset": args.dataset, "model_config": {
+            "layers": shape["layers"], "hidden": shape["hidden"], "k": int(state["cluster_centers"].shape[0])}}
     data = load_dataset(args.dataset, args.data_dir, args.data_mirror)
+    check_item_size(state, data.item_size, args.dataset, args.checkpoint)
     sets = {k: v for k, v in meta["model_config"].items()}
-    model, _ = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, sets)
-    model.load_official_state_dict(state)
-    model.to(_device(args.device))
+    model, mcfg = build_model(meta["model"].split("~")[0], args.dataset, data.item_size, sets)
+    load_into(model, state, args.checkpoint)
+    model.to(device)
+    data.max_len = mcfg.max_len
     _, ids = model.assign_intents(data.eval_split("test").inputs)
     frame = pd.DataFrame({"user": range(data.num_users), "history_len": data.lengths - 1, "intent": ids.numpy()})
     write_text(args.out, frame.to_csv(index=False))
@@ -332,6 +368,16 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from elcrec.data.registry import DATASETS
     from elcrec.evaluate import HISTORY_RULES, TIE_RULES
@@ -375,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["test", "valid"], default="test")
     p.add_argument("--history", choices=HISTORY_RULES, default="zero", help="history-item rule (default: zero, official)")
     p.add_argument("--ties", choices=TIE_RULES, default="pessimistic", help="rank of a target tied with other items")
-    p.add_argument("--batch-size", type=int, default=512, help="users per scoring batch (512 is fastest on a 2-core CPU)")
+    p.add_argument("--batch-size", type=_positive_int, default=512, help="users per scoring batch (512 is fastest on a 2-core CPU)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     p.add_argument("--json", action="store_true", help="print one JSON object with the six metrics")
     p.add_argument("--per-user", help="write per-user ranks and metrics (CSV) here")
@@ -422,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alternative", choices=["two-sided", "greater"], default="two-sided",
                    help="ELCRec vs baselines/ablations (the paper's best-vs-runner-up test is always one-sided)")
     p.add_argument("--paired-seed", type=int, default=1, help="seed whose per-user vectors are compared")
-    p.add_argument("--n-resamples", type=int, default=10_000, help="sign-flip permutation test resamples")
+    p.add_argument("--n-resamples", type=_positive_int, default=10_000, help="sign-flip permutation test resamples")
     p.set_defaults(func=cmd_significance)
 
     p = sub.add_parser("figure", help="draw one paper figure (PDF + PNG) from the runs")
@@ -454,3 +500,6 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # full disk, read-only or unwritable folder, a file where a folder should be: one line
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
+        return HarnessError.exit_code

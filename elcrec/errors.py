@@ -35,3 +35,24 @@ class CheckpointError(HarnessError):
 
 class DivergedError(HarnessError):
     """Training produced a non-finite loss. The trainer records it as the run's result (status ``diverged``)."""
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an environment failure (full disk, read-only or unwritable folder, a file in the way)."""
+    import errno
+
+    where = " ".join(str(f) for f in (exc.filename, exc.filename2) if f) or "a file the harness was writing"
+    advice = {
+        errno.ENOSPC: f"no space left on device while writing {where}; free space or write elsewhere "
+                      "(--out, --data-dir) and run again (a run resumes from its last finished epoch)",
+        errno.EDQUOT: f"disk quota exceeded while writing {where}; free space or write elsewhere",
+        errno.EROFS: f"{where} is on a read-only file system; pass a writable --out / --data-dir",
+        errno.EACCES: f"permission denied: {where}; pass a folder you can write to (--out, --data-dir) or fix its "
+                      "permissions",
+        errno.EPERM: f"operation not permitted: {where}; pass a folder you can write to",
+        errno.ENOTDIR: f"{where}: part of this path is a file, not a folder; pass a folder path",
+        errno.EEXIST: f"{where} exists as a file where a folder is needed (not a folder); pass another path",
+        errno.EISDIR: f"{where} is a folder where a file was expected; pass a file path",
+        errno.ENOENT: f"no such file or folder: {where}",
+    }
+    return advice.get(exc.errno, f"{exc.strerror or exc.__class__.__name__}: {where}")

@@ -91,6 +91,8 @@ def rank_targets(
         raise HarnessError(f"unknown history rule {history!r}; choose one of {', '.join(HISTORY_RULES)}")
     if ties not in TIE_RULES:
         raise HarnessError(f"unknown tie rule {ties!r}; choose one of {', '.join(TIE_RULES)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise HarnessError(f"evaluation batch size must be a positive integer, not {batch_size!r}")
     # Everything stays on the device until the end (one host read per evaluation, none per batch).
     inputs, targets = split.inputs.to(device), split.targets.to(device)
     history_rc = _history_on(split, device) if history != "none" else (torch.empty(0), torch.empty(0))

@@ -168,6 +168,17 @@ def _read_profile(run: Path) -> dict[str, Any]:
     return out
 
 
+def check_metric_values(values: dict[str, Any], where: str) -> None:
+    """Every HR/NDCG value is a finite number in [0, 1]; anything else is a corrupt or foreign metrics file, which
+    no table may show (or bold). Called by :func:`read_run` (issue 12)."""
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise HarnessError(f"{where}: {key} must be a finite number, found {value!r}; rerun that run")
+        if not 0.0 <= value <= 1.0:
+            raise HarnessError(f"{where}: {key} = {value!r} lies outside [0, 1], so the file is corrupt or not "
+                               "written by this harness; rerun that run or delete its folder")
+
+
 def read_run(run: Path) -> RunRecord:
     """One run directory ``.../{dataset}/{model}/seed{seed}``, checked against its own folder names."""
     seed = seed_of(run)
@@ -192,6 +203,7 @@ def read_run(run: Path) -> RunRecord:
     missing = [m for m in METRIC_KEYS if m not in test]
     if missing:
         raise HarnessError(f"{path}: test metrics lack {', '.join(missing)}")
+    check_metric_values({m: test[m] for m in METRIC_KEYS}, str(path))
     values = {m: _number(test[m], path, f"test[{m!r}]") for m in METRIC_KEYS}
     prof = _read_profile(run)
     epochs = _optional_int(metrics.get("epochs"), path, "epochs")

@@ -15,6 +15,25 @@ from elcrec.runfolder import FINAL_FILES, variant_name
 RUN = "results/runs/{dataset}/{model}/seed{seed}"
 
 
+def typed_overrides(value, schema):
+    """--config values retyped by the schema: Snakemake reads nested values as strings (seeds=[3] gives ['3'],
+    'protocol={max_epochs: 2}' gives {'max_epochs': '2'}), and a bare value for a list becomes a one-item list."""
+    kind = schema.get("type")
+    if kind == "array" and not isinstance(value, list):
+        value = [value]
+    if isinstance(value, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {k: typed_overrides(v, props.get(k, extra if isinstance(extra, dict) else {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed_overrides(v, schema.get("items", {})) for v in value]
+    if isinstance(value, str) and kind in ("integer", "number", "boolean"):
+        parsed = yaml.safe_load(value)  # a value that does not parse as the type is left for the schema to name
+        wanted = bool if kind == "boolean" else int if kind == "integer" else (int, float)
+        if isinstance(parsed, wanted) and (kind == "boolean" or not isinstance(parsed, bool)):
+            return parsed
+    return value
+
+
 def _resolve_config():
     """config.yaml <- presets/<preset>.yaml <- --config (command-line values win over the preset).
 
@@ -33,10 +52,13 @@ def _resolve_config():
         raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(known)}")
     with open(path) as fh:
         update_config(merged, yaml.safe_load(fh) or {})
-    update_config(merged, user)
+    schema_path = os.path.join(workflow.basedir, "config", "schema.yaml")
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    update_config(merged, typed_overrides(user, schema))
     config.clear()
     config.update(merged)
-    validate(config, os.path.join(workflow.basedir, "config", "schema.yaml"), set_default=True)
+    validate(config, schema_path, set_default=True)
 
 
 _resolve_config()

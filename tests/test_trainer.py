@@ -111,7 +111,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_numbers(baseline: Path, tm
     with pytest.raises(KeyboardInterrupt):
         run(out)
     assert (out / RESUME).exists() and not (out / "metrics.json").exists()
-    state = torch.load(out / RESUME, map_location="cpu", weights_only=False)
+    state = torch.load(out / RESUME, map_location="cpu", weights_only=True)
     assert state["epoch"] == 1 and len(state["log"]) == 2
 
     undo()

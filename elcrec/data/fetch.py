@@ -173,27 +173,53 @@ def _derive(spec: DatasetSpec, folder: Path, data_dir: Any, mirror: Any) -> dict
 
 
 def read_status(name: str, data_dir: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """The dataset's status.json, or None if it was never prepared; a corrupt or incomplete one is a DataError."""
     import json
 
     path = dataset_dir(name, data_dir) / STATUS
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        status = None
+    if not isinstance(status, dict) or status.get("status") not in ("ok", "unavailable") or (
+            status["status"] == "ok" and not isinstance(status.get("sha256"), str)):
+        raise DataError(f"{path} is corrupt or incomplete; run `python -m elcrec download --dataset {name}` to "
+                        "prepare the dataset again (it rewrites the file)")
+    return status
+
+
+def check_unchanged(name: str, data_dir: str | os.PathLike[str] | None = None) -> None:
+    """Raise ChecksumError when the prepared sequence file no longer has the sha256 its status.json recorded."""
+    folder = dataset_dir(name, data_dir)
+    status, seq = read_status(name, data_dir), folder / get_spec(name).filename
+    if status is None or status["status"] != "ok":
+        return
+    if not seq.is_file():
+        raise DataError(f"{seq} is missing; run `python -m elcrec download --dataset {name}` to prepare it again")
+    actual = sha256_file(seq)
+    if actual != status["sha256"]:
+        raise ChecksumError(
+            f"{seq}: the file changed since it was prepared (sha256 {actual}, recorded {status['sha256']}); "
+            f"delete {folder} and prepare the dataset again"
+        )
 
 
 def _is_ready(spec: DatasetSpec, folder: Path) -> bool:
-    """True when a previous prepare finished and the sequence file still has the digest it recorded."""
-    import json
+    """True when a previous prepare finished and the sequence file still has the digest it recorded.
 
-    status_path, seq = folder / STATUS, folder / spec.filename
-    if not (status_path.is_file() and seq.is_file()):
+    A corrupt or incomplete status.json means "not prepared": the caller prepares again and rewrites it.
+    """
+    if not ((folder / STATUS).is_file() and (folder / spec.filename).is_file()):
         return False
-    status = json.loads(status_path.read_text())
-    if status.get("status") != "ok":
+    try:
+        status = read_status(spec.name, folder.parent)
+    except DataError:
         return False
-    if sha256_file(seq) != status["sha256"]:
-        raise ChecksumError(
-            f"{seq}: the file changed since it was prepared (sha256 {sha256_file(seq)}, recorded {status['sha256']}); "
-            f"delete {folder} and prepare the dataset again"
-        )
+    if status is None or status["status"] != "ok":
+        return False
+    check_unchanged(spec.name, folder.parent)
     return True
 
 

@@ -21,6 +21,9 @@ import torch
 from elcrec.errors import DataError
 
 MIN_ITEMS = 3  # valid and test targets plus at least one input item
+# Item ids index the embedding tables (one row per id up to the largest): ids must be dense, 1..n. Above this an
+# id would make the tables of a 64-wide model (with Adam's two moments) need more than 25 GB.
+MAX_ITEM_ID = 2**25
 
 
 def _fits_int64(token: bytes) -> bool:
@@ -62,6 +65,12 @@ def parse_sequence_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             )
         if values[1:].min() < 1:
             raise DataError(f"{path}:{lineno}: item ids must be >= 1 (0 is the padding id)")
+        if values[1:].max() > MAX_ITEM_ID:
+            big = int(values[1:].max())
+            raise DataError(
+                f"{path}:{lineno}: item id {big} is too large: the embedding table would need {big * 64 * 4 * 3 / 1e9:.0f}"
+                f" GB (one row per id). Remap item ids to 1..n (at most {MAX_ITEM_ID})"
+            )
         rows.append(values[1:])
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)

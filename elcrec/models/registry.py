@@ -147,6 +147,26 @@ def _coerce(value: Any, like: Any, key: str) -> Any:
         raise ConfigError(f"{key} expects a {type(like).__name__}, not {value!r}") from None
 
 
+# Settings several models share, with the range every one of them needs (a model's own validate() adds the rest).
+POSITIVE_SETTINGS = ("hidden", "layers", "heads", "max_len", "k")
+FRACTION_SETTINGS = ("attn_dropout", "hidden_dropout")  # in [0, 1)
+
+
+def check_shared_settings(name: str, cfg: Any) -> None:
+    """Refuse sizes below 1, dropout outside [0, 1), non-finite numbers, and a hidden size the heads do not divide."""
+    import math
+
+    values = dataclasses.asdict(cfg)
+    bad = [f"{k}={values[k]!r} (must be >= 1)" for k in POSITIVE_SETTINGS if k in values and values[k] < 1]
+    bad += [f"{k}={values[k]!r} (must lie in [0, 1))" for k in FRACTION_SETTINGS if k in values
+            and not 0.0 <= values[k] < 1.0]
+    bad += [f"{k}={v!r} (must be finite)" for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)]
+    if not bad and values.get("heads") and values.get("hidden") and values["hidden"] % values["heads"]:
+        bad.append(f"hidden={values['hidden']} is not a multiple of heads={values['heads']}")
+    if bad:
+        raise ConfigError(f"{name}: invalid settings: {'; '.join(bad)}")
+
+
 def resolve_config(name: str, dataset: str, overrides: dict[str, Any] | None = None) -> tuple[type, Any]:
     """(model class, config) for a model on a dataset: dataclass defaults <- YAML <- variant <- overrides."""
     entry = get_entry(name)
@@ -164,6 +184,7 @@ def resolve_config(name: str, dataset: str, overrides: dict[str, Any] | None = N
                 raise ConfigError(f"{name} has no setting {key!r}; its settings: {', '.join(known)}")
             values[key] = _coerce(value, known[key], key)
     cfg = cfg_cls(**values)
+    check_shared_settings(name, cfg)
     if hasattr(cfg, "validate"):
         try:
             cfg.validate()
