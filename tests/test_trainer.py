@@ -197,15 +197,16 @@ def test_nan_loss_ends_the_run_as_diverged_naming_the_epoch_and_step(tmp_path: P
 
 
 def test_flat_validation_metric_ends_the_run_as_not_converged(tmp_path: Path) -> None:
-    """lr 0: the model never changes, so no epoch beats epoch 0 and early stopping (patience 2) ends the run."""
+    """lr 1e-30 (lr 0 is refused): the weights never change in float32, so no epoch beats epoch 0 and early
+    stopping (patience 2) ends the run."""
     out = tmp_path / "flat"
-    metrics = run(out, max_epochs=6, patience=2, lr=0.0)
+    metrics = run(out, max_epochs=6, patience=2, lr=1e-30)
     assert metrics["status"] == "not_converged" and metrics["best_epoch"] == 0 and metrics["epochs"] == 3
     assert "never rose above its epoch-0 value in 2 further epochs" in metrics["error"]
     assert set(metrics["test"]) == set(METRICS)  # the test metrics are still measured and kept
     assert all((out / name).is_file() for name in FINAL_FILES)
     # the same flat metric without early stopping (the budget ran out first) is an ordinary finished run
-    assert run(tmp_path / "short", max_epochs=2, patience=2, lr=0.0)["status"] == "ok"
+    assert run(tmp_path / "short", max_epochs=2, patience=2, lr=1e-30)["status"] == "ok"
 
 
 def test_run_directory_contents(baseline: Path) -> None:
