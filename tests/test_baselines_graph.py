@@ -17,6 +17,7 @@ from elcrec.models.base import TrainContext
 from elcrec.models.registry import build_model
 from elcrec.runs import RESUME
 from elcrec.train import TrainConfig, Trainer
+from interrupts import interrupt_training_at
 from tests.graph_data import handmade, sequences
 from tests.test_baselines_dcrec import tiny_dcrec
 
@@ -71,18 +72,11 @@ def test_interrupted_graph_run_resumes_to_the_same_numbers(name: str, tmp_path: 
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Graphs are rebuilt by prepare() on resume (on_train_start is not called) and the LR schedule continues."""
     baseline = tiny_run(name, tmp_path / "a").fit()
-    real_epoch = Trainer.train_epoch
-
-    def interrupted(self: Trainer, epoch: int) -> dict:
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return real_epoch(self, epoch)
-
-    monkeypatch.setattr(Trainer, "train_epoch", interrupted)
+    undo = interrupt_training_at(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         tiny_run(name, tmp_path / "b").fit()
     assert (tmp_path / "b" / RESUME).exists()
-    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    undo()
     trainer = tiny_run(name, tmp_path / "b")
     resumed = trainer.fit()
     assert resumed["test"] == baseline["test"] and resumed["best_epoch"] == baseline["best_epoch"]

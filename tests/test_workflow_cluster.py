@@ -137,24 +137,17 @@ def test_snapshots_of_a_resumed_run_survive_the_failed_attempt(tmp_path: Path, m
                                                                 one_torch_thread: None) -> None:
     """snapshots/ is a declared output, which Snakemake deletes when a job fails: the trainer keeps the snapshots
     taken so far in snapshots.partial/ (like resume.pt) and moves them to snapshots/ only when the run finishes."""
-    from elcrec.train import Trainer
+    from interrupts import interrupt_training_at
     from tests.test_trainer import make_trainer
 
     out = tmp_path / "run"
-    real_epoch = Trainer.train_epoch
-
-    def interrupted(self: Trainer, epoch: int) -> dict:
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return real_epoch(self, epoch)
-
-    monkeypatch.setattr(Trainer, "train_epoch", interrupted)
+    undo = interrupt_training_at(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         make_trainer(out).fit()
     assert not (out / "snapshots").exists()  # nothing of the declared output yet: a failed job's cleanup loses none
     taken = ["epoch000.npz"]  # ELCRec's default snapshot_epochs (0, 50, ...): epoch 0 within these 3 epochs
     assert sorted(p.name for p in (out / "snapshots.partial").iterdir()) == taken
-    monkeypatch.setattr(Trainer, "train_epoch", real_epoch)
+    undo()
     make_trainer(out).fit()
     assert sorted(p.name for p in (out / "snapshots").iterdir()) == [*taken, "final.npz"]
     assert not (out / "snapshots.partial").exists()
