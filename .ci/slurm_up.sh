@@ -21,9 +21,14 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
-stop_all() {
+stop_all() {  # only a pid that still names its daemon: a stale pid file (machine reused) may name anything
+  local pid
   for d in slurmd slurmctld slurmdbd; do
-    if [ -f "$RUN/$d.pid" ]; then kill "$(cat "$RUN/$d.pid")" 2>/dev/null || true; rm -f "$RUN/$d.pid"; fi
+    if [ -f "$RUN/$d.pid" ]; then
+      pid=$(cat "$RUN/$d.pid")
+      [ "$(ps -p "$pid" -o comm= 2>/dev/null)" = "$d" ] && { kill "$pid" 2>/dev/null || true; }
+      rm -f "$RUN/$d.pid"
+    fi
   done
 }
 
@@ -33,7 +38,10 @@ if [ "${1:-}" = down ]; then
   exit 0
 fi
 
-if command -v sinfo >/dev/null && sinfo -h -p cpu -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then
+# Up means the node answers AND accounting answers: with MariaDB gone, sacct fails and the executor plugin
+# waits forever on its job states (seen here: a database that died under a running cluster).
+if command -v sinfo >/dev/null && sinfo -h -p cpu -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)' \
+   && sacct -n -X -S now >/dev/null 2>&1; then
   echo "SLURM cluster already up: $(sinfo -h -o '%P %D %t %c')"
   exit 0
 fi
