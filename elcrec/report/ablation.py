@@ -4,16 +4,33 @@ A1-A4 on their order, judged from the same sums (Figure 1 draws them too).
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from elcrec.report.cells import ablation_sum, cell, load_runs, state_notes, state_text, status_text, welch_greater
+from elcrec.report.cells import (Cell, ablation_sum, cell, load_runs, state_notes, state_text, status_text,
+                                 welch_greater)
 from elcrec.report.claims import Claim, Compared, Report, judge, ours_state, why_missing
 from elcrec.report.names import ABLATION_VARIANTS, TABLE1_DATASETS, dataset_label
 from elcrec.report.present import fmt, fmt_mean_sd, fmt_p, half_unit, parse_number, pct_change, write_table
 from elcrec.report.reference import paper_table
+
+
+def ablation_frame(cell_of: Callable[[str, str | None], Cell], datasets: Iterable[str]) -> pd.DataFrame:
+    """The one frame behind Table 10, claims A1-A4 and Figure 1: a row per (dataset, variant) with its cell, the
+    per-seed sums (``sums``, an :class:`~elcrec.report.cells.Agg`) and the paper's number as printed and parsed."""
+    printed = {(r.dataset, r.variant): r.sum_HR5_HR20_NDCG5_NDCG20
+               for r in paper_table("ablation", as_printed=True).itertuples()}
+    rows = []
+    for d in datasets:
+        for v, h in ABLATION_VARIANTS:
+            c, text = cell_of(d, h), printed.get((d, v), "")
+            rows.append({"dataset": d, "variant": v, "harness_model": h, "cell": c, "sums": ablation_sum(c),
+                         "paper_text": text, "paper": parse_number(text)})
+    return pd.DataFrame(rows, columns=["dataset", "variant", "harness_model", "cell", "sums", "paper_text", "paper"],
+                        dtype=object)  # object: a missing paper number stays None
 
 
 def table_ablation(runs_root: str | Path, out_dir: str | Path = "paper_tables",
@@ -22,22 +39,20 @@ def table_ablation(runs_root: str | Path, out_dir: str | Path = "paper_tables",
 
     Writes ``<out_dir>/table_ablation.{md,csv,tex}``.
     """
-    datasets = list(datasets)
-    runs = load_runs(runs_root)
-    paper = paper_table("ablation", as_printed=True)
-    paper_val = {(r.dataset, r.variant): r.sum_HR5_HR20_NDCG5_NDCG20 for r in paper.itertuples()}
-    cells = {(d, v): cell(runs, d, h) for d in datasets for v, h in ABLATION_VARIANTS}
+    frame = ablation_frame(partial(cell, load_runs(runs_root)), datasets)
+    cells = {(r.dataset, r.variant): r.cell for r in frame.itertuples()}
     records, rows = [], []
-    for dataset in datasets:
-        aggs = {v: ablation_sum(cells[(dataset, v)]) for v, _ in ABLATION_VARIANTS}
+    for dataset, mine in frame.groupby("dataset", sort=False):
+        by = mine.set_index("variant")
+        aggs = by["sums"].to_dict()
         present = {v: a.mean for v, a in aggs.items() if a.n}
         best = max(present, key=present.get) if present else None  # type: ignore[arg-type]
-        pv = {v: parse_number(paper_val.get((dataset, v), "")) for v, _ in ABLATION_VARIANTS}
+        pv = by["paper"].to_dict()
         paper_best = max((v for v in pv if pv[v] is not None), key=lambda v: pv[v], default=None)  # type: ignore
         rec: dict[str, Any] = {"dataset": dataset}
         row: dict[str, Any] = {"Dataset": dataset_label(dataset)}
         for v, h in ABLATION_VARIANTS:
-            a, c = aggs[v], cells[(dataset, v)]
+            a, c = aggs[v], by.at[v, "cell"]
             rec.update({v: a.mean, f"{v} sd": a.sd, f"{v} n": a.n, f"{v} status": status_text(c),
                         f"{v} harness_model": h, f"paper {v}": pv[v]})
             text = fmt_mean_sd(a) if a.n else state_text(c)
@@ -67,16 +82,14 @@ def table_ablation(runs_root: str | Path, out_dir: str | Path = "paper_tables",
 
 
 def add_ablation(rep: Report) -> None:
-    """Table 10: every published ablation sum, claims A1-A4 (judged from means)."""
-    paper = paper_table("ablation", as_printed=True)
-    sums = {(d, v): ablation_sum(rep.cell(d, h)) for d in TABLE1_DATASETS for v, h in ABLATION_VARIANTS}
-    cells = {(d, v): rep.cell(d, h) for d in TABLE1_DATASETS for v, h in ABLATION_VARIANTS}
-    for r in paper.itertuples():
-        text = r.sum_HR5_HR20_NDCG5_NDCG20
-        c = cells[(r.dataset, r.variant)]
-        rep.compared.append(Compared("Table 10", f"{dataset_label(r.dataset)} {r.variant}", text, parse_number(text),
-                                     sums[(r.dataset, r.variant)], ours_state(c), half_unit(text),
+    """Table 10: every published ablation sum, claims A1-A4 (judged from means of the table's frame)."""
+    frame = ablation_frame(rep.cell, TABLE1_DATASETS)
+    for r in frame.itertuples():
+        rep.compared.append(Compared("Table 10", f"{dataset_label(r.dataset)} {r.variant}", r.paper_text, r.paper,
+                                     r.sums, ours_state(r.cell), half_unit(r.paper_text),
                                      "sum HR@5+HR@20+NDCG@5+NDCG@20"))
+    sums = {(r.dataset, r.variant): r.sums for r in frame.itertuples()}
+    cells = {(r.dataset, r.variant): r.cell for r in frame.itertuples()}
 
     def order_claim(cid: str, text: str, better: str, worse: str, datasets: Iterable[str]) -> Claim:
         claim = Claim(cid, text, "Table 10")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -41,14 +41,35 @@ def compare_pair(base: Cell, ours: Cell, metric: str) -> PairResult:
     return PairResult(metric, a, b, pct_change(b.mean, a.mean), p, note)
 
 
-def _other_domain_table(runs_root: str | Path, out_dir: str | Path, dataset: str, name: str,
-                        table_no: int) -> pd.DataFrame:
-    runs = load_runs(runs_root)
-    base, ours = cell(runs, dataset, "iclrec"), cell(runs, dataset, "elcrec")
+def other_domain_frame(cell_of: Callable[[str, str | None], Cell], dataset: str) -> pd.DataFrame:
+    """The one frame behind Table 8 or 9 and claim O1 or O2: a row per metric with ICLRec's and ELCRec's cells and
+    per-seed values (:class:`~elcrec.report.cells.Agg`), our improvement and p-value (:func:`compare_pair`), and the
+    paper's numbers as printed and parsed (``paper_p_listed``: whether the paper lists p-values for the dataset)."""
+    base, ours = cell_of(dataset, "iclrec"), cell_of(dataset, "elcrec")
     paper = paper_table("other_domains", as_printed=True)
     paper = paper[paper["dataset"] == dataset].set_index("model")
     pvals = paper_table("other_domains_pvalues", as_printed=True).set_index("dataset")
-    results = {m: compare_pair(base, ours, m) for m in ALL_METRICS}
+    rows = []
+    for m in ALL_METRICS:
+        r = compare_pair(base, ours, m)
+        printed = {label: paper.loc[label, m] if label in paper.index and m in PAPER_METRICS else ""
+                   for label in ("ICLRec", "ELCRec")}
+        p_listed = dataset in pvals.index and m in PAPER_METRICS
+        p_text = pvals.loc[dataset, m] if p_listed else ""
+        rows.append({"dataset": dataset, "metric": m, "iclrec_cell": base, "elcrec_cell": ours,
+                     "iclrec": r.iclrec, "elcrec": r.elcrec, "impro_pct": r.impro_pct, "p_value": r.p_value,
+                     "p_note": r.p_note, "paper_iclrec_text": printed["ICLRec"], "paper_elcrec_text": printed["ELCRec"],
+                     "paper_iclrec": parse_number(printed["ICLRec"]), "paper_elcrec": parse_number(printed["ELCRec"]),
+                     "paper_impro_pct": pct_change(parse_number(printed["ELCRec"]), parse_number(printed["ICLRec"])),
+                     "paper_p_text": p_text, "paper_p": parse_number(p_text), "paper_p_listed": p_listed})
+    return pd.DataFrame(rows, dtype=object)  # object: Aggs and cells stay themselves, missing numbers None
+
+
+def _other_domain_table(runs_root: str | Path, out_dir: str | Path, dataset: str, name: str,
+                        table_no: int) -> pd.DataFrame:
+    runs = load_runs(runs_root)
+    frame = other_domain_frame(lambda d, h: cell(runs, d, h), dataset).set_index("metric", drop=False)
+    base, ours = frame["iclrec_cell"].iloc[0], frame["elcrec_cell"].iloc[0]
     records: list[dict[str, Any]] = []
 
     def record(row: str, source: str, values: dict[str, Any], sds: dict[str, Any] | None = None) -> None:
@@ -59,19 +80,14 @@ def _other_domain_table(runs_root: str | Path, out_dir: str | Path, dataset: str
                 rec[f"{m} sd"] = sds.get(m)
         records.append(rec)
 
-    for label, c, key in (("ICLRec", base, "iclrec"), ("ELCRec", ours, "elcrec")):
-        record(label, "ours", {m: getattr(results[m], key).mean for m in ALL_METRICS},
-               {m: getattr(results[m], key).sd for m in ALL_METRICS})
-    record("Impro. (%)", "ours", {m: results[m].impro_pct for m in ALL_METRICS})
-    record("p-value", "ours", {m: results[m].p_value for m in ALL_METRICS})
-    published = {label: {m: parse_number(paper.loc[label, m]) for m in PAPER_METRICS} if label in paper.index else {}
-                 for label in ("ICLRec", "ELCRec")}
-    pp = {m: parse_number(pvals.loc[dataset, m]) for m in PAPER_METRICS} if dataset in pvals.index else {}
-    pi = {m: pct_change(published["ELCRec"].get(m), published["ICLRec"].get(m)) for m in PAPER_METRICS}
-    for label in ("ICLRec", "ELCRec"):
-        record(label, "paper", published[label])
-    record("Impro. (%)", "paper", pi)
-    record("p-value", "paper", pp)
+    for label, key in (("ICLRec", "iclrec"), ("ELCRec", "elcrec")):
+        record(label, "ours", {m: a.mean for m, a in frame[key].items()}, {m: a.sd for m, a in frame[key].items()})
+    record("Impro. (%)", "ours", frame["impro_pct"].to_dict())
+    record("p-value", "ours", frame["p_value"].to_dict())
+    for label, key in (("ICLRec", "paper_iclrec"), ("ELCRec", "paper_elcrec")):
+        record(label, "paper", frame[key].to_dict())
+    record("Impro. (%)", "paper", frame["paper_impro_pct"].to_dict())
+    record("p-value", "paper", frame["paper_p"].to_dict())
     data = pd.DataFrame(records)
     data.insert(0, "dataset", dataset)
 
@@ -81,28 +97,29 @@ def _other_domain_table(runs_root: str | Path, out_dir: str | Path, dataset: str
         text = fmt_mean_sd(agg)
         return f"**{text}**" if bold else text
 
+    shown = frame.loc[list(PAPER_METRICS)]
     rows = []
     for label, c, key in (("ICLRec", base, "iclrec"), ("ELCRec", ours, "elcrec")):
         row = {"": f"{label} (ours)"}
-        for m in PAPER_METRICS:
-            r = results[m]
-            other = r.elcrec if key == "iclrec" else r.iclrec
-            mine = getattr(r, key)
+        other_key = "elcrec" if key == "iclrec" else "iclrec"
+        for m, r in shown.iterrows():
+            mine, other = r[key], r[other_key]
             row[m] = ours_cell(c, mine, bool(mine.n and other.n and mine.mean > other.mean))
         rows.append(row)
-    rows.append({"": "Impro. (ours)", **{m: fmt_pct(results[m].impro_pct) for m in PAPER_METRICS}})
+    rows.append({"": "Impro. (ours)", **{m: fmt_pct(v) for m, v in shown["impro_pct"].items()}})
     rows.append({"": "p-value (ours)", **{m: fmt_p(r.p_value) if r.iclrec.n and r.elcrec.n else "-"
-                                          for m, r in results.items() if m in PAPER_METRICS}})
-    for label in ("ICLRec", "ELCRec"):
-        rows.append({"": f"{label} (paper)", **{m: fmt(published[label].get(m)) for m in PAPER_METRICS}})
-    rows.append({"": "Impro. (paper)", **{m: fmt_pct(pi.get(m)) for m in PAPER_METRICS}})
-    rows.append({"": "p-value (paper)", **{m: fmt_p(pp[m]) if m in pp else "-" for m in PAPER_METRICS}})
+                                          for m, r in shown.iterrows()}})
+    for label, key in (("ICLRec", "paper_iclrec"), ("ELCRec", "paper_elcrec")):
+        rows.append({"": f"{label} (paper)", **{m: fmt(v) for m, v in shown[key].items()}})
+    rows.append({"": "Impro. (paper)", **{m: fmt_pct(v) for m, v in shown["paper_impro_pct"].items()}})
+    rows.append({"": "p-value (paper)", **{m: fmt_p(r.paper_p) if r.paper_p_listed else "-"
+                                           for m, r in shown.iterrows()}})
     notes = ["Ours: mean ± sd over seeds; bold = the better of the two. Impro.: ELCRec over ICLRec. p-value: "
              "one-sided Welch t-test over seeds, ELCRec > ICLRec; * p < 0.05. The CSV adds HR@10/NDCG@10.",
              f"Paper: Table {table_no} (ICLRec vs ELCRec only); the paper does not publish ELCRec's settings for this "
              "dataset (config/models/elcrec.yaml documents ours)."]
     notes += [f"`-`: {n}" for n in state_notes({(dataset, "ICLRec"): base, (dataset, "ELCRec"): ours})]
-    notes += sorted({f"p-value n/a: {r.p_note}" for r in results.values()
+    notes += sorted({f"p-value n/a: {r.p_note}" for _, r in frame.iterrows()
                      if r.p_value is None and r.iclrec.n and r.elcrec.n})
     write_table(data, Path(out_dir) / name, display=pd.DataFrame(rows), notes=notes, label=f"tab:{name}",
                 caption=f"Table {table_no}: ICLRec vs ELCRec on {dataset_label(dataset)}, ours beside the paper's")
@@ -120,30 +137,27 @@ def table_mind(runs_root: str | Path, out_dir: str | Path = "paper_tables") -> p
 
 
 def add_other_domains(rep: Report) -> None:
-    """Tables 8 and 9: every published number and p-value, claims O1 (ML-1M) and O2 (MIND-small)."""
-    paper = paper_table("other_domains", as_printed=True)
-    pvals = paper_table("other_domains_pvalues", as_printed=True).set_index("dataset")
+    """Tables 8 and 9: every published number and p-value, claims O1 (ML-1M) and O2 (MIND-small), read from each
+    table's frame (:func:`other_domain_frame`)."""
     for i, (dataset, table) in enumerate((("ml-1m", "Table 8"), ("MIND-small", "Table 9")), start=1):
-        base, ours = rep.cell(dataset, "iclrec"), rep.cell(dataset, "elcrec")
-        sub = paper[paper["dataset"] == dataset].set_index("model")
-        for model, c in (("ICLRec", base), ("ELCRec", ours)):
-            for m in PAPER_METRICS:
-                text = sub.loc[model, m]
-                rep.compared.append(Compared(table, f"{dataset_label(dataset)} {m} {model}", text, parse_number(text),
-                                             c.agg(m), ours_state(c), half_unit(text)))
+        frame = other_domain_frame(rep.cell, dataset).set_index("metric", drop=False).loc[list(PAPER_METRICS)]
+        base, ours = frame["iclrec_cell"].iloc[0], frame["elcrec_cell"].iloc[0]
+        for model, key, c in (("ICLRec", "iclrec", base), ("ELCRec", "elcrec", ours)):
+            for m, r in frame.iterrows():
+                text = r[f"paper_{key}_text"]
+                rep.compared.append(Compared(table, f"{dataset_label(dataset)} {m} {model}", text, r[f"paper_{key}"],
+                                             r[key], ours_state(c), half_unit(text)))
         parts, verdicts, reason = [], [], ""
-        for m in PAPER_METRICS:
-            text = pvals.loc[dataset, m]
-            pair = compare_pair(base, ours, m)  # the test of the table, reused
-            a, b, p, note = pair.elcrec, pair.iclrec, pair.p_value, pair.p_note
+        for m, r in frame.iterrows():
+            text = r["paper_p_text"]
+            a, b, p, note = r["elcrec"], r["iclrec"], r["p_value"], r["p_note"]
             rep.compared.append(Compared(f"{table} p-values", f"{dataset_label(dataset)} {m} ELCRec > ICLRec", text,
-                                         parse_number(text), Agg({}), "-", 0.0, "one-sided Welch over seeds",
+                                         r["paper_p"], Agg({}), "-", 0.0, "one-sided Welch over seeds",
                                          comparable=False, ours_display=fmt_p(p) if (a.n and b.n) else "-",
-                                         within_display=f"agree on p < 0.05: {agree(parse_number(text), p)}"))
+                                         within_display=f"agree on p < 0.05: {agree(r['paper_p'], p)}"))
             if not (a.n and b.n):
                 continue
-            parts.append(f"{m} {pair.impro_pct:+.2f}% (paper "
-                         f"{pct_change(parse_number(sub.loc['ELCRec', m]), parse_number(sub.loc['ICLRec', m])):+.2f}%)"
+            parts.append(f"{m} {r['impro_pct']:+.2f}% (paper {r['paper_impro_pct']:+.2f}%)"
                          f", p = {fmt_p(p, star=False)}")
             if a.mean <= b.mean:
                 verdicts.append(NOT_SUPPORTED)

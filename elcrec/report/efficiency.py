@@ -5,7 +5,7 @@ measured on the same device with the same memory kind.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,42 @@ def profile_text(c: Cell, key: str) -> str:
     return "; ".join(values) or "-"
 
 
+def efficiency_frame(cell_of: Callable[[str, str | None], Cell], datasets: Iterable[str]) -> pd.DataFrame:
+    """The one frame behind Tables 2 and 11 and claims E1-E5: a row per (dataset, model) with its cell, the per-seed
+    ``time`` (train_seconds), ``per_epoch`` and ``memory`` (peak MB) as :class:`~elcrec.report.cells.Agg`, where
+    they were measured, the paper's numbers as printed and parsed, and the changes against ICLRec on the dataset
+    (:func:`change_pct`; None unless both were measured on one device with one memory kind)."""
+    printed = {(r.dataset, r.model): (r.time_s, r.gpu_memory_mb)
+               for r in paper_table("efficiency", as_printed=True).itertuples()}
+    rows = []
+    for d in datasets:
+        for label, harness in EFFICIENCY_MODELS:
+            c = cell_of(d, harness)
+            pt, pm = printed.get((d, label), ("", ""))
+            rows.append({"dataset": d, "model": label, "harness_model": harness, "cell": c,
+                         "time": c.agg("train_seconds"), "per_epoch": per_epoch_seconds(c),
+                         "memory": c.agg("peak_memory_mb"), "epochs": c.agg("epochs").mean,
+                         "memory_kind": profile_text(c, "memory_kind"), "device": profile_text(c, "device"),
+                         "paper_time_text": pt, "paper_memory_text": pm,
+                         "paper_time_s": parse_number(pt), "paper_gpu_memory_mb": parse_number(pm)})
+    frame = pd.DataFrame(rows, dtype=object)  # object: Aggs and cells stay themselves, missing numbers None
+    base = {r["dataset"]: r for r in rows if r["model"] == "ICLRec"}
+    frame["comparable"] = [same_device(base[r["dataset"]]["cell"], r["cell"]) for r in rows]
+    for key, column in (("time", "time_change_pct"), ("per_epoch", "time_per_epoch_change_pct"),
+                        ("memory", "memory_change_pct")):
+        frame[column] = pd.Series([None if r["model"] == "ICLRec" else change_pct(r, base[r["dataset"]], key)
+                                   for r in rows], dtype=object)
+    return frame
+
+
+def change_pct(a: Any, b: Any, key: str) -> float | None:
+    """% change of the mean of ``key`` (``time``, ``per_epoch``, ``memory``) from frame row ``b`` to row ``a``; None
+    unless both were measured on one device with one memory kind."""
+    if not same_device(b["cell"], a["cell"]):
+        return None
+    return pct_change(a[key].mean, b[key].mean)
+
+
 def table_efficiency(runs_root: str | Path, out_dir: str | Path = "paper_tables",
                      datasets: Iterable[str] = TABLE1_DATASETS) -> pd.DataFrame:
     """Tables 2 and 11: training time and peak memory of ICLRec, ELCRec, S3-Rec beside the paper's RTX-4090 numbers.
@@ -44,45 +80,38 @@ def table_efficiency(runs_root: str | Path, out_dir: str | Path = "paper_tables"
     """
     datasets = list(datasets)
     runs = load_runs(runs_root)
-    paper = paper_table("efficiency", as_printed=True)
-    paper_val = {(r.dataset, r.model): (parse_number(r.time_s), parse_number(r.gpu_memory_mb))
-                 for r in paper.itertuples()}
-    cells = {(d, label): cell(runs, d, h) for d in datasets for label, h in EFFICIENCY_MODELS}
+    frame = efficiency_frame(lambda d, h: cell(runs, d, h), datasets)
+    cells = {(r.dataset, r.model): r.cell for r in frame.itertuples()}
+    paper = {(r.dataset, r.model): (r.paper_time_s, r.paper_gpu_memory_mb) for r in frame.itertuples()}
     records, rows = [], []
-    for dataset in datasets:
-        base = cells[(dataset, "ICLRec")]
-        for label, harness in EFFICIENCY_MODELS:
-            c = cells[(dataset, label)]
-            t, m, pe = c.agg("train_seconds"), c.agg("peak_memory_mb"), per_epoch_seconds(c)
-            pt, pm = paper_val.get((dataset, label), (None, None))
-            bpt, bpm = paper_val.get((dataset, "ICLRec"), (None, None))
-            comparable = same_device(base, c)
-            rec = {"dataset": dataset, "model": label, "harness_model": harness, "status": status_text(c),
-                   "n": t.n, "train_seconds": t.mean, "train_seconds_sd": t.sd, "epochs": c.agg("epochs").mean,
-                   "seconds_per_epoch": pe.mean, "peak_memory_mb": m.mean, "peak_memory_mb_sd": m.sd,
-                   "memory_kind": profile_text(c, "memory_kind"), "device": profile_text(c, "device"),
-                   "time_change_pct": None, "time_per_epoch_change_pct": None, "memory_change_pct": None,
-                   "paper_time_s": pt, "paper_gpu_memory_mb": pm,
-                   "paper_time_change_pct": pct_change(pt, bpt) if label != "ICLRec" else None,
-                   "paper_memory_change_pct": pct_change(pm, bpm) if label != "ICLRec" else None}
-            if label != "ICLRec" and comparable:
-                rec["time_change_pct"] = pct_change(t.mean, base.agg("train_seconds").mean)
-                rec["time_per_epoch_change_pct"] = pct_change(pe.mean, per_epoch_seconds(base).mean)
-                rec["memory_change_pct"] = pct_change(m.mean, base.agg("peak_memory_mb").mean)
-            records.append(rec)
-            change_na = "-" if label == "ICLRec" else ("not comparable" if c.ok and base.ok else "-")
-            rows.append({
-                "Dataset": dataset_label(dataset), "Model": label,
-                "Time (s)": fmt_mean_sd(t, 0) if t.n else state_text(c),
-                "Time change": fmt_pct(rec["time_change_pct"]) if rec["time_change_pct"] is not None else change_na,
-                "s/epoch": fmt(pe.mean, 1),
-                "Memory (MB)": fmt_mean_sd(m, 0) if m.n else state_text(c),
-                "Memory change": (fmt_pct(rec["memory_change_pct"]) if rec["memory_change_pct"] is not None
-                                  else change_na),
-                "Memory kind": rec["memory_kind"], "Device": rec["device"],
-                "Paper time (s)": fmt(pt, 0), "Paper time change": fmt_pct(rec["paper_time_change_pct"]),
-                "Paper GPU memory (MB)": fmt(pm, 0), "Paper memory change": fmt_pct(rec["paper_memory_change_pct"]),
-            })
+    for r in frame.itertuples():
+        c, t, m, pe, label = r.cell, r.time, r.memory, r.per_epoch, r.model
+        pt, pm = r.paper_time_s, r.paper_gpu_memory_mb
+        bpt, bpm = paper[(r.dataset, "ICLRec")]
+        base = cells[(r.dataset, "ICLRec")]
+        rec = {"dataset": r.dataset, "model": label, "harness_model": r.harness_model, "status": status_text(c),
+               "n": t.n, "train_seconds": t.mean, "train_seconds_sd": t.sd, "epochs": r.epochs,
+               "seconds_per_epoch": pe.mean, "peak_memory_mb": m.mean, "peak_memory_mb_sd": m.sd,
+               "memory_kind": r.memory_kind, "device": r.device,
+               "time_change_pct": r.time_change_pct, "time_per_epoch_change_pct": r.time_per_epoch_change_pct,
+               "memory_change_pct": r.memory_change_pct,
+               "paper_time_s": pt, "paper_gpu_memory_mb": pm,
+               "paper_time_change_pct": pct_change(pt, bpt) if label != "ICLRec" else None,
+               "paper_memory_change_pct": pct_change(pm, bpm) if label != "ICLRec" else None}
+        records.append(rec)
+        change_na = "-" if label == "ICLRec" else ("not comparable" if c.ok and base.ok else "-")
+        rows.append({
+            "Dataset": dataset_label(r.dataset), "Model": label,
+            "Time (s)": fmt_mean_sd(t, 0) if t.n else state_text(c),
+            "Time change": fmt_pct(rec["time_change_pct"]) if rec["time_change_pct"] is not None else change_na,
+            "s/epoch": fmt(pe.mean, 1),
+            "Memory (MB)": fmt_mean_sd(m, 0) if m.n else state_text(c),
+            "Memory change": (fmt_pct(rec["memory_change_pct"]) if rec["memory_change_pct"] is not None
+                              else change_na),
+            "Memory kind": rec["memory_kind"], "Device": rec["device"],
+            "Paper time (s)": fmt(pt, 0), "Paper time change": fmt_pct(rec["paper_time_change_pct"]),
+            "Paper GPU memory (MB)": fmt(pm, 0), "Paper memory change": fmt_pct(rec["paper_memory_change_pct"]),
+        })
     # The paper's "Avg" column: the change of the averages over the four datasets (4460 -> 4139 s: -7.18%).
     avg: dict[str, dict[str, float | None]] = {}
     for label, _ in EFFICIENCY_MODELS:
@@ -94,8 +123,7 @@ def table_efficiency(runs_root: str | Path, out_dir: str | Path = "paper_tables"
             "paper_time_s": _mean_or_none([r["paper_time_s"] for r in mine]),
             "paper_gpu_memory_mb": _mean_or_none([r["paper_gpu_memory_mb"] for r in mine]),
         }
-    all_comparable = all(same_device(cells[(d, "ICLRec")], cells[(d, lab)]) for d in datasets
-                         for lab, _ in EFFICIENCY_MODELS)
+    all_comparable = bool(frame["comparable"].all())
     for label, harness in EFFICIENCY_MODELS:
         a, b = avg[label], avg["ICLRec"]
         rec = {"dataset": "Avg", "model": label, "harness_model": harness, "status": "average over datasets",
@@ -157,28 +185,29 @@ def _device_text(c: Cell) -> str:
 
 
 def add_efficiency(rep: Report) -> None:
-    """Tables 2 and 11: every published time and memory, claims E1-E5 (judged per epoch, on one device)."""
-    paper = paper_table("efficiency", as_printed=True)
-    cells = {(d, lab): rep.cell(d, h) for d in TABLE1_DATASETS for lab, h in EFFICIENCY_MODELS}
-    for r in paper.itertuples():
-        c = cells.get((r.dataset, r.model)) or rep.cell(r.dataset, None)
+    """Tables 2 and 11: every published time and memory, claims E1-E5 (judged per epoch, on one device), all read
+    from the table's frame (:func:`efficiency_frame`)."""
+    frame = efficiency_frame(rep.cell, TABLE1_DATASETS)
+    by = {(r["dataset"], r["model"]): r for _, r in frame.iterrows()}
+    for r in paper_table("efficiency", as_printed=True).itertuples():
+        row = by[(r.dataset, r.model)]
+        c = row["cell"]
         on_4090 = c.ok and all("4090" in str(d) for d in c.runs["device"].dropna())
         gpu = _is_gpu(c)
         kind = "; ".join(sorted({MEMORY_KINDS.get(k, k) for k in c.runs["memory_kind"].dropna()})) if c.ok else "-"
         dev = _device_text(c)
         rep.compared.append(Compared(
-            "Efficiency", f"{dataset_label(r.dataset)} {r.model} training time (s)", r.time_s, parse_number(r.time_s),
-            c.agg("train_seconds"), ours_state(c), half_unit(r.time_s),
+            "Efficiency", f"{dataset_label(r.dataset)} {r.model} training time (s)", r.time_s, row["paper_time_s"],
+            row["time"], ours_state(c), half_unit(r.time_s),
             f"ours on {dev}" + ("" if on_4090 else "; paper on an RTX 4090: absolute times are not comparable"),
             decimals=0, comparable=on_4090))
         note = r.source if "1574" in r.source and r.dataset == "Beauty" and r.model == "ELCRec" else ""
         rep.compared.append(Compared(
             "Efficiency", f"{dataset_label(r.dataset)} {r.model} memory (MB)", r.gpu_memory_mb,
-            parse_number(r.gpu_memory_mb), c.agg("peak_memory_mb"), ours_state(c), half_unit(r.gpu_memory_mb),
+            row["paper_gpu_memory_mb"], row["memory"], ours_state(c), half_unit(r.gpu_memory_mb),
             f"ours: {kind} on {dev}; paper: GPU memory on an RTX 4090" + (f"; {note}" if note else "")
             + ("" if gpu else "; CPU RSS and GPU memory are not comparable"),
             decimals=0, comparable=on_4090 and gpu))
-    pv = {(r.dataset, r.model): (parse_number(r.time_s), parse_number(r.gpu_memory_mb)) for r in paper.itertuples()}
 
     def change_claim(cid: str, text: str, datasets: list[str], quantity: str, model: str = "ELCRec",
                      base: str = "ICLRec", want_lower: bool = True, average: bool = False) -> Claim:
@@ -186,8 +215,10 @@ def add_efficiency(rep: Report) -> None:
         claim = Claim(cid, text, "Table 2" if model == "ELCRec" else "Table 11")
         parts, changes, reasons = [], [], []
         mine: dict[str, list[float]] = {model: [], base: []}
+        key = "per_epoch" if quantity == "time" else "memory"
         for d in datasets:
-            a, b = cells[(d, model)], cells[(d, base)]
+            ra, rb = by[(d, model)], by[(d, base)]
+            a, b = ra["cell"], rb["cell"]
             if not (a.ok and b.ok):
                 label, missing = (model, a) if not a.ok else (base, b)
                 reasons.append(f"{dataset_label(d)}: " + why_missing(label, missing))
@@ -202,15 +233,14 @@ def add_efficiency(rep: Report) -> None:
                     " (CPU peak RSS is not comparable with the paper's GPU memory)" if quantity == "memory" else
                     " (the relative cost of k-means, contrastive views and the Transformer differs between CPU "
                     "and the paper's RTX 4090)"))
-            qa = per_epoch_seconds(a) if quantity == "time" else a.agg("peak_memory_mb")
-            qb = per_epoch_seconds(b) if quantity == "time" else b.agg("peak_memory_mb")
+            qa, qb = ra[key], rb[key]
             if not (qa.n and qb.n):
                 reasons.append(f"no profile.json for {dataset_label(d)}")
                 continue
-            ch = pct_change(qa.mean, qb.mean)
+            ch = change_pct(ra, rb, key)  # for base ICLRec: the table's change column
             p, _ = welch_greater(qb.array, qa.array) if want_lower else welch_greater(qa.array, qb.array)
-            paper_ch = pct_change(pv[(d, model)][0 if quantity == "time" else 1],
-                                  pv[(d, base)][0 if quantity == "time" else 1])
+            paper_key = "paper_time_s" if quantity == "time" else "paper_gpu_memory_mb"
+            paper_ch = pct_change(ra[paper_key], rb[paper_key])
             parts.append(f"{dataset_label(d)} {ch:+.2f}% (paper {paper_ch:+.2f}%, p = {fmt_p(p, star=False)}, "
                          f"{_device_text(a)})")
             if on_gpu:  # numbers from other hardware are shown, never judged

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from elcrec.report.cells import ablation_sum, cell, runs_of
+from elcrec.report.ablation import ablation_frame
+from elcrec.report.cells import cell, runs_of
 from elcrec.report.figure_style import (PALETTE, finish, new_figure, nice_limits, not_run_reason, ordered,
                                         placeholder, runs_root_frame, seeds_text, styled)
 from elcrec.report.names import ABLATION_VARIANTS
@@ -37,18 +38,18 @@ def _cut_note(cut: int, panels: int) -> str:
 def build_ablation(runs_root: str | Path) -> Figure:
     """One panel per dataset with any ablation run: mean ± sd over seeds of HR@5+HR@20+NDCG@5+NDCG@20."""
     root, runs = runs_root_frame(runs_root)
-    paper = paper_table("ablation").set_index(["dataset", "variant"])["sum_HR5_HR20_NDCG5_NDCG20"]
     datasets = [d for d in ordered(runs["dataset"]) if any(len(runs_of(runs, d, m)) for _, m in ABLATION_VARIANTS)]
     source = f"{root}/{{dataset}}/{{{','.join(m for _, m in ABLATION_VARIANTS)}}}/seed*/metrics.json"
     if not datasets:
         return placeholder("Ablation", f"No ablation runs ({', '.join(m for _, m in ABLATION_VARIANTS)}) under "
                            f"{root}.", f"Ablation (paper Figure 1): nothing to plot; expected {source}.")
+    frame = ablation_frame(lambda d, h: cell(runs, d, h), datasets)  # the frame of Table 10
     fig, axes = new_figure(1, len(datasets), 2.3, 2.4)
     gaps, seeds_seen, cut, counts = [], set(), 0, {}
     for ax, dataset in zip(axes[0], datasets):
         means, values_all = [], []
-        for i, (label, model) in enumerate(ABLATION_VARIANTS):
-            sums = ablation_sum(cell(runs, dataset, model))  # the sums of Table 10
+        mine = frame[frame["dataset"] == dataset]
+        for i, (label, model, sums) in enumerate(zip(mine["variant"], mine["harness_model"], mine["sums"])):
             values = [float(v) for v in sums.array]
             seeds_seen.update(sums.values)
             mean = sums.mean if sums.n else math.nan
@@ -60,7 +61,7 @@ def build_ablation(runs_root: str | Path) -> Figure:
             counts[(dataset, label)] = len(values)
             if not values:
                 gaps.append((dataset, label, not_run_reason(runs_of(runs, dataset, model))))
-        reference = [float(paper.get((dataset, label), math.nan)) for label, _ in ABLATION_VARIANTS]
+        reference = [math.nan if v is None else float(v) for v in mine["paper"]]
         if any(math.isfinite(v) for v in reference):
             ax.plot(range(len(reference)), reference, ls="none", marker="D", ms=4, color="black",
                     markerfacecolor="white", label="paper (Figure 1 / Table 10)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -64,53 +64,67 @@ def rank_cells(aggs: dict[str, Agg], focus: str = "ELCRec") -> Ranking:
     return Ranking(best, runner, impro, versus, p, note)
 
 
+def table1_frame(cell_of: Callable[[str, str | None], Cell], datasets: Iterable[str]) -> pd.DataFrame:
+    """The one frame behind Table 1 and its claims: a row per (dataset, metric) with every column's cell and
+    per-seed values (``cells``, ``aggs``: label -> :class:`~elcrec.report.cells.Cell` / :class:`Agg`, paper columns
+    then extras) and the ranking of the paper's columns (``ranking``: :func:`rank_cells`)."""
+    columns = TABLE1_COLUMNS + EXTRA_COLUMNS
+    rows = []
+    for d in datasets:
+        cells = {c.label: cell_of(d, c.harness) for c in columns}
+        for metric in ALL_METRICS:
+            aggs = {label: c.agg(metric) for label, c in cells.items()}
+            ranking = rank_cells({c.label: aggs[c.label] for c in TABLE1_COLUMNS})
+            rows.append({"dataset": d, "metric": metric, "cells": cells, "aggs": aggs, "ranking": ranking})
+    return pd.DataFrame(rows, columns=["dataset", "metric", "cells", "aggs", "ranking"], dtype=object)
+
+
 def table1_main(runs_root: str | Path, out_dir: str | Path = "paper_tables",
                 datasets: Iterable[str] = TABLE1_DATASETS) -> pd.DataFrame:
     """Table 1: HR/NDCG@5/20 (CSV: also @10) per dataset for the paper's 13 models and our extra baselines.
 
     Writes ``<out_dir>/table1_main.{md,csv,tex}`` and returns the CSV frame (one row per dataset x metric).
     """
-    runs = load_runs(runs_root)
+    runs, datasets = load_runs(runs_root), list(datasets)
     columns = TABLE1_COLUMNS + EXTRA_COLUMNS
-    cells = {(d, c.label): cell(runs, d, c.harness) for d in datasets for c in columns}
+    frame = table1_frame(lambda d, h: cell(runs, d, h), datasets)
+    cells = {(f.dataset, label): c for f in frame.itertuples() for label, c in f.cells.items()}
     records, display_rows, p_notes, extra_notes = [], [], {}, []
-    for dataset in datasets:
-        for metric in ALL_METRICS:
-            aggs = {c.label: cells[(dataset, c.label)].agg(metric) for c in columns}
-            ranked = {c.label: aggs[c.label] for c in TABLE1_COLUMNS}
-            r = rank_cells(ranked)
-            rec: dict[str, Any] = {"dataset": dataset, "metric": metric}
-            for c in columns:
-                a, cl = aggs[c.label], cells[(dataset, c.label)]
-                rec[c.label] = a.mean
-                rec[f"{c.label} sd"] = a.sd
-                rec[f"{c.label} n"] = a.n
-                rec[f"{c.label} status"] = status_text(cl)
-            rec.update(best=r.best, runner_up=r.runner_up, impro_pct=r.impro_pct, impro_vs=r.elcrec_vs,
-                       p_value=r.p_value, p_note=r.p_note,
-                       significant=None if r.p_value is None else bool(r.p_value < SIGNIFICANCE_LEVEL))
-            records.append(rec)
-            if r.p_value is None and r.best is not None and r.runner_up is not None:
-                p_notes.setdefault(r.p_note, []).append(f"{dataset_label(dataset)} {metric}")
-            if r.best is not None:
-                for c in EXTRA_COLUMNS:
-                    if aggs[c.label].n and aggs[c.label].mean > ranked[r.best].mean:
-                        extra_notes.append(f"{dataset_label(dataset)} {metric}: {c.label} ({fmt(aggs[c.label].mean)})"
-                                           f" is above the best ranked model {r.best} ({fmt(ranked[r.best].mean)})")
-            if metric not in PAPER_METRICS:
-                continue
-            row = {"Dataset": dataset_label(dataset), "Metric": metric}
-            for c in columns:
-                a, cl = aggs[c.label], cells[(dataset, c.label)]
-                text = fmt(a.mean) if a.n else state_text(cl)
-                if c.label == r.best:
-                    text = f"**{text}**"
-                elif c.label == r.runner_up:
-                    text = f"<u>{text}</u>"
-                row[c.label] = text
-            row["Impro."] = fmt_pct(r.impro_pct, arrow=True)
-            row["p-value"] = fmt_p(r.p_value)
-            display_rows.append(row)
+    for f in frame.itertuples():
+        dataset, metric, aggs, r = f.dataset, f.metric, f.aggs, f.ranking
+        ranked = {c.label: aggs[c.label] for c in TABLE1_COLUMNS}
+        rec: dict[str, Any] = {"dataset": dataset, "metric": metric}
+        for c in columns:
+            a, cl = aggs[c.label], cells[(dataset, c.label)]
+            rec[c.label] = a.mean
+            rec[f"{c.label} sd"] = a.sd
+            rec[f"{c.label} n"] = a.n
+            rec[f"{c.label} status"] = status_text(cl)
+        rec.update(best=r.best, runner_up=r.runner_up, impro_pct=r.impro_pct, impro_vs=r.elcrec_vs,
+                   p_value=r.p_value, p_note=r.p_note,
+                   significant=None if r.p_value is None else bool(r.p_value < SIGNIFICANCE_LEVEL))
+        records.append(rec)
+        if r.p_value is None and r.best is not None and r.runner_up is not None:
+            p_notes.setdefault(r.p_note, []).append(f"{dataset_label(dataset)} {metric}")
+        if r.best is not None:
+            for c in EXTRA_COLUMNS:
+                if aggs[c.label].n and aggs[c.label].mean > ranked[r.best].mean:
+                    extra_notes.append(f"{dataset_label(dataset)} {metric}: {c.label} ({fmt(aggs[c.label].mean)})"
+                                       f" is above the best ranked model {r.best} ({fmt(ranked[r.best].mean)})")
+        if metric not in PAPER_METRICS:
+            continue
+        row = {"Dataset": dataset_label(dataset), "Metric": metric}
+        for c in columns:
+            a, cl = aggs[c.label], cells[(dataset, c.label)]
+            text = fmt(a.mean) if a.n else state_text(cl)
+            if c.label == r.best:
+                text = f"**{text}**"
+            elif c.label == r.runner_up:
+                text = f"<u>{text}</u>"
+            row[c.label] = text
+        row["Impro."] = fmt_pct(r.impro_pct, arrow=True)
+        row["p-value"] = fmt_p(r.p_value)
+        display_rows.append(row)
     data = pd.DataFrame(records)
     # Holm over one dataset's metrics (all six), the family elcrec.report.significance uses for this test.
     data["p_holm"] = None
@@ -153,11 +167,13 @@ def add_table1(rep: Report) -> None:
     paper = paper_table("table1_main", as_printed=True)
     pvals = paper_table("table1_pvalues", as_printed=True).set_index(["dataset", "metric"])
     harness_of = {c.label: c.harness for c in TABLE1_COLUMNS}
-    cells = {(d, c.label): rep.cell(d, c.harness) for d in TABLE1_DATASETS for c in TABLE1_COLUMNS + EXTRA_COLUMNS}
+    frame = table1_frame(rep.cell, TABLE1_DATASETS)  # the frame of Table 1
+    cells = {(f.dataset, label): c for f in frame.itertuples() for label, c in f.cells.items()}
+    by = {(f.dataset, f.metric): f for f in frame.itertuples()}
     rows = []
     for r in paper.itertuples():
         c = cells.get((r.dataset, r.model)) or rep.cell(r.dataset, harness_of.get(r.model))
-        a = c.agg(r.metric)
+        a = by[(r.dataset, r.metric)].aggs[r.model] if (r.dataset, r.model) in cells else c.agg(r.metric)
         comment = r.note or ""
         if r.model == "ELCRec":
             comment = (comment + "; " if comment else "") + "the paper's value is a seed-1 checkpoint: compare seed 1"
@@ -168,7 +184,8 @@ def add_table1(rep: Report) -> None:
                 ce = cells[(r.dataset, extra.label)]
                 rows.append(Compared("Table 1, alternative harness versions",
                                      f"{dataset_label(r.dataset)} {r.metric} {r.model} as `{extra.harness}`",
-                                     r.value, parse_number(r.value), ce.agg(r.metric), ours_state(ce),
+                                     r.value, parse_number(r.value), by[(r.dataset, r.metric)].aggs[extra.label],
+                                     ours_state(ce),
                                      half_unit(r.value), "alternative harness version of this column"))
     rep.compared += [r for r in rows if r.section == "Table 1"]
     alternatives = [r for r in rows if r.section != "Table 1"]
@@ -189,8 +206,9 @@ def add_table1(rep: Report) -> None:
             best, runner = order[0], order[1]
             p_text = pvals.loc[(dataset, metric), "p_value_best_vs_runner_up"]
             p_paper = parse_number(p_text)
-            aggs = {lab: cells[(dataset, lab)].agg(metric) for lab in ranked_labels}
-            ours = rank_cells(aggs)  # the same ranking and test as Table 1
+            f = by[(dataset, metric)]
+            aggs = {lab: f.aggs[lab] for lab in ranked_labels}
+            ours = f.ranking  # the ranking and test of Table 1
             pair = " > ".join(lab for lab in (ours.best, ours.runner_up) if lab) or "-"
             tested = ours.runner_up is not None
             prow.append([f"{dataset_label(dataset)} {metric}", f"{best} > {runner}", p_text, pair,

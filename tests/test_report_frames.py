@@ -1,0 +1,72 @@
+"""Each paper table's module computes one frame that its table, its claims and its figure read
+(elcrec/report/ablation.py, efficiency.py, domains.py, table1.py): the claims quote the table's numbers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from elcrec.report.ablation import ablation_frame, add_ablation, table_ablation
+from elcrec.report.cells import cell, load_runs
+from elcrec.report.claims import Report
+from elcrec.report.domains import other_domain_frame, table_ml1m
+from elcrec.report.efficiency import efficiency_frame, table_efficiency
+from elcrec.report.present import fmt
+from elcrec.report.table1 import table1_frame, table1_main
+from tests.fakeruns import make_grid, make_run
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("frames")
+    make_grid(root, datasets=("Toys_and_Games",), models=("elcrec", "iclrec", "elcrec-b", "elcrec-b-icl",
+                                                           "elcrec-b-elcm"),
+              quality={"elcrec": 1.3, "iclrec": 1.1, "elcrec-b-elcm": 1.6, "elcrec-b-icl": 1.0, "elcrec-b": 0.9})
+    for seed in (1, 2, 3):
+        make_run(root, "Beauty", "iclrec", seed, train_seconds=100.0 + seed, epochs=4)
+        make_run(root, "Beauty", "elcrec", seed, train_seconds=80.0 + seed, epochs=5)
+    make_grid(root, datasets=("ml-1m",), models=("elcrec", "iclrec"))
+    return root
+
+
+def test_ablation_claims_quote_the_tables_sums(root: Path) -> None:
+    runs_root = root / "results" / "runs"
+    data = table_ablation(runs_root, root / "out", datasets=["Toys_and_Games"]).set_index("dataset")
+    rep = Report(load_runs(runs_root), root / "results" / "data")
+    add_ablation(rep)
+    a4 = next(c for c in rep.claims if c.id == "A4")
+    toys = data.loc["Toys_and_Games"]
+    assert f"B+ELCM {fmt(toys['B+ELCM'])} vs ELCRec {fmt(toys['ELCRec'])}" in a4.evidence
+    assert a4.verdict == "supported"
+
+
+def test_a_dataset_outside_the_paper_keeps_its_paper_number_missing(root: Path) -> None:
+    runs = load_runs(root / "results" / "runs")
+    frame = ablation_frame(lambda d, h: cell(runs, d, h), ["ml-1m", "Beauty"])
+    assert frame.loc[frame["dataset"] == "ml-1m", "paper"].tolist() == [None] * 4
+    assert all(isinstance(v, float) for v in frame.loc[frame["dataset"] == "Beauty", "paper"])
+
+
+def test_efficiency_frame_holds_the_tables_changes(root: Path) -> None:
+    runs_root = root / "results" / "runs"
+    data = table_efficiency(runs_root, root / "out", datasets=["Beauty"])
+    runs = load_runs(runs_root)
+    frame = efficiency_frame(lambda d, h: cell(runs, d, h), ["Beauty"])
+    ours = frame[frame["model"] == "ELCRec"].iloc[0]
+    row = data[(data["dataset"] == "Beauty") & (data["model"] == "ELCRec")].iloc[0]
+    # per epoch: ELCRec (80+s)/5 against ICLRec (100+s)/4
+    assert ours["time_per_epoch_change_pct"] == pytest.approx((82 / 5 - 102 / 4) / (102 / 4) * 100)
+    for column in ("time_change_pct", "time_per_epoch_change_pct", "memory_change_pct"):
+        assert row[column] == ours[column]
+
+
+def test_other_domain_and_table1_frames_match_their_tables(root: Path) -> None:
+    runs_root = root / "results" / "runs"
+    runs = load_runs(runs_root)
+    ml = table_ml1m(runs_root, root / "out")
+    frame = other_domain_frame(lambda d, h: cell(runs, d, h), "ml-1m").set_index("metric")
+    ours = ml[(ml["row"] == "Impro. (%)") & (ml["source"] == "ours")].iloc[0]
+    assert ours["HR@5"] == frame.loc["HR@5", "impro_pct"]
+    t1 = table1_main(runs_root, root / "out", datasets=["Toys_and_Games"]).set_index("metric")
+    f1 = table1_frame(lambda d, h: cell(runs, d, h), ["Toys_and_Games"]).set_index("metric")
+    assert t1.loc["NDCG@20", "best"] == f1.loc["NDCG@20", "ranking"].best == "ELCRec"
