@@ -55,7 +55,7 @@ class ModelEntry:
 ELCREC = "elcrec.models.elcrec:ELCRec:ELCRecConfig"
 ELCREC_SRC = "yueliu1999/ELCRec @ad6e1c8"
 SNAPSHOTS = ("snapshots/",)  # ELCRec with intent centres: embeddings, intents and centres for the t-SNE figure
-PRETRAIN_LOG = ("pretrain_log.csv",)  # S3-Rec: one row per pre-training epoch
+PRETRAIN_LOG = ("pretrain_log.csv",)  # S3-Rec, DSSRec: one row per pre-training epoch
 _ENTRIES = [
     ModelEntry("elcrec", ELCREC_SRC, "ELCRec: BCE + seq-CL with intent fusion + intent-CL + ELCM cluster loss",
                ELCREC, "elcrec", extra_outputs=SNAPSHOTS),
@@ -88,7 +88,7 @@ _ENTRIES = [
                "baselines.coserec:CoSeRec:CoSeRecConfig", "coserec"),
     ModelEntry("dssrec", "abinashsinha330/DSSRec @eb0ca62 (third-party)",
                "DSSRec: seq2item + confident seq2seq intent pre-training, then SASRec fine-tuning",
-               "baselines.dssrec:DSSRec:DSSRecConfig", "dssrec"),
+               "baselines.dssrec:DSSRec:DSSRecConfig", "dssrec", extra_outputs=PRETRAIN_LOG),
     ModelEntry("iocrec", "LFM-bot/IOCRec @a1b91db (third-party)",
                "IOCRec: local + global intents, CE on the max over intents + InfoNCE of B*K intent views",
                "baselines.iocrec:IOCRec:IOCRecConfig", "iocrec"),
