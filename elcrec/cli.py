@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from elcrec.errors import HarnessError, os_error_message
+from elcrec.report.paper_tables import FIGURES as FIGURE_NAMES
 from elcrec.report.paper_tables import TABLES
 
 Handler = Callable[[argparse.Namespace], int]
@@ -345,9 +346,10 @@ def cmd_figure(args: argparse.Namespace) -> int:
                 raise HarnessError("intent_by_activity needs --intents CSV (from `python -m elcrec intents`)")
             paths = figures.intent_by_activity(args.intents, args.out, dataset=args.dataset)
         elif args.figure == "tsne":
-            paths = figures.tsne(root, args.out, dataset=args.dataset or "Beauty", projection=args.projection)
+            paths = figures.tsne(root, args.out, dataset=args.dataset or "Beauty", projection=args.projection,
+                                 shown_as=args.runs)
         else:
-            paths = figures.FIGURES[args.figure](root, args.out)
+            paths = figures.FIGURES[args.figure](root, args.out, shown_as=args.runs)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -472,8 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_significance)
 
     p = sub.add_parser("figure", help="draw one paper figure (PDF + PNG) from the runs")
-    p.add_argument("figure", choices=["ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsne",
-                                      "intent_by_activity"])
+    p.add_argument("figure", choices=FIGURE_NAMES)
     p.add_argument("--runs", default="results/runs")
     _run_dirs_arg(p)
     p.add_argument("--out", required=True, help="figures/NAME.pdf (the .png is written beside it)")

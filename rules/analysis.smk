@@ -1,8 +1,7 @@
 # Analysis: summary, significance, paper tables, reproduction report, figures (the report layer reads files only).
 # Each job reads exactly the run folders of its declared inputs (--run-dirs), never whatever lies in results/runs.
+from elcrec.report.paper_tables import FIGURES
 from elcrec.report.paper_tables import TABLES as PAPER_TABLES
-
-FIGURES = ["ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsne", "intent_by_activity"]
 
 
 rule summary:

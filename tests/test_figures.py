@@ -122,6 +122,26 @@ def test_saving_is_reproducible_and_accepts_a_suffixed_prefix(work: dict[str, Pa
         assert a.read_bytes() == b.read_bytes(), a.name  # no timestamps: the same runs give the same bytes
 
 
+def test_workflow_figures_name_the_runs_folder_not_a_temporary_view(work: dict[str, Path], tmp_path: Path) -> None:
+    """The workflow passes --run-dirs (read through a temporary view); the caption names --runs, so a rebuilt
+    figure is byte-identical."""
+    from elcrec.cli import main
+
+    dirs = [str(p) for p in sorted(work["runs"].glob("*/*/seed*"))]
+    built = []
+    for name in ("first", "second"):
+        for figure in ("ablation", "sensitivity_alpha", "convergence", "tsne"):
+            out = tmp_path / name / f"{figure}.pdf"
+            assert main(["figure", figure, "--runs", str(work["runs"]), "--run-dirs", *dirs, "--out", str(out),
+                         "--dataset", "Beauty", "--projection", "pca"]) == 0
+            built.append(out)
+    for a, b in zip(built[:4], built[4:]):
+        assert a.read_bytes() == b.read_bytes(), a.name
+        assert a.with_suffix(".png").read_bytes() == b.with_suffix(".png").read_bytes(), a.name
+        assert b"elcrec-runs-" not in a.with_suffix(".png").read_bytes(), a.name
+        assert str(work["runs"]).encode() in a.with_suffix(".png").read_bytes(), a.name
+
+
 # --- content ---------------------------------------------------------------------------------------------
 def test_ablation_panels_bars_paper_markers_and_gaps(work: dict[str, Path]) -> None:
     fig = figures.build_ablation(work["runs"])

@@ -66,10 +66,12 @@ def check_root(runs_root: str | Path) -> Path:
     return root
 
 
-def runs_root_frame(runs_root: str | Path) -> tuple[Path, pd.DataFrame]:
-    """The runs folder (checked) and its runs, read once by :func:`elcrec.report.cells.load_runs`."""
+def runs_root_frame(runs_root: str | Path, shown_as: str | Path | None = None) -> tuple[Path, str, pd.DataFrame]:
+    """The runs folder (checked), the name captions give it and its runs (read once by
+    :func:`elcrec.report.cells.load_runs`). ``shown_as`` names the runs when ``runs_root`` is a temporary view of
+    selected run folders (:func:`elcrec.runset.selected_runs`), so a rebuilt figure is byte-identical."""
     root = check_root(runs_root)
-    return root, load_runs(root)
+    return root, str(shown_as or root), load_runs(root)
 
 
 def seeds_text(seeds: Iterable[int]) -> str:

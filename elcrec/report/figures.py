@@ -1,7 +1,8 @@
 """The paper's figures, each written as ``<prefix>.pdf`` and ``<prefix>.png`` (atomically, reproducibly).
 
 One entry function per figure (each is its own workflow target ``figures/<name>.pdf``); each returns the two
-paths. The ``build_*`` functions behind them return the matplotlib Figure without saving it (used by the tests).
+paths; ``shown_as`` is the name captions give the runs folder (the workflow passes a temporary view of the
+selected run folders, named as ``results/runs``). The ``build_*`` functions behind them return the matplotlib Figure without saving it (used by the tests).
 
 =====================  ===================================================================================
 ``ablation``           paper Figure 1: B / B+ICL / B+ELCM / ELCRec, sum of four metrics, per dataset
@@ -21,33 +22,34 @@ from pathlib import Path
 from elcrec.report.figure_style import save_figure
 from elcrec.report.figures_intents import build_intent_by_activity, build_tsne
 from elcrec.report.figures_results import build_ablation, build_convergence, build_sensitivity
+from elcrec.report.paper_tables import FIGURES as FIGURE_NAMES
 
 
-
-def ablation(runs_root: str | Path, prefix: str | Path) -> list[Path]:
+def ablation(runs_root: str | Path, prefix: str | Path, shown_as: str | Path | None = None) -> list[Path]:
     """``prefix.pdf/.png``: ablation bars from ``runs_root/{dataset}/elcrec{-b,-b-icl,-b-elcm,}/seed*/``."""
-    return save_figure(build_ablation(runs_root), prefix)
+    return save_figure(build_ablation(runs_root, shown_as), prefix)
 
 
-def sensitivity_alpha(runs_root: str | Path, prefix: str | Path) -> list[Path]:
+def sensitivity_alpha(runs_root: str | Path, prefix: str | Path, shown_as: str | Path | None = None) -> list[Path]:
     """``prefix.pdf/.png``: test HR@5 against alpha from ``runs_root/{dataset}/elcrec~alpha=V/seed*/``."""
-    return save_figure(build_sensitivity(runs_root, "alpha"), prefix)
+    return save_figure(build_sensitivity(runs_root, "alpha", shown_as), prefix)
 
 
-def sensitivity_k(runs_root: str | Path, prefix: str | Path) -> list[Path]:
+def sensitivity_k(runs_root: str | Path, prefix: str | Path, shown_as: str | Path | None = None) -> list[Path]:
     """``prefix.pdf/.png``: test HR@5 against k from ``runs_root/{dataset}/elcrec~k=V/seed*/``."""
-    return save_figure(build_sensitivity(runs_root, "k"), prefix)
+    return save_figure(build_sensitivity(runs_root, "k", shown_as), prefix)
 
 
-def convergence(runs_root: str | Path, prefix: str | Path) -> list[Path]:
+def convergence(runs_root: str | Path, prefix: str | Path, shown_as: str | Path | None = None) -> list[Path]:
     """``prefix.pdf/.png``: learning curves from ``runs_root/{dataset}/elcrec/seed*/train_log.csv``."""
-    return save_figure(build_convergence(runs_root), prefix)
+    return save_figure(build_convergence(runs_root, shown_as=shown_as), prefix)
 
 
 def tsne(runs_root: str | Path, prefix: str | Path, dataset: str = "Beauty", seed: int = 1,
-         projection: str = "tsne", max_users: int = 1000) -> list[Path]:
+         projection: str = "tsne", max_users: int = 1000, shown_as: str | Path | None = None) -> list[Path]:
     """``prefix.pdf/.png``: one panel per ``runs_root/{dataset}/elcrec/seed{seed}/snapshots/*.npz``."""
-    return save_figure(build_tsne(runs_root, dataset, seed=seed, projection=projection, max_users=max_users), prefix)
+    return save_figure(build_tsne(runs_root, dataset, seed=seed, projection=projection, max_users=max_users,
+                                  shown_as=shown_as), prefix)
 
 
 def intent_by_activity(intents_csv: str | Path, prefix: str | Path, dataset: str | None = None) -> list[Path]:
@@ -55,6 +57,5 @@ def intent_by_activity(intents_csv: str | Path, prefix: str | Path, dataset: str
     return save_figure(build_intent_by_activity(intents_csv, dataset), prefix)
 
 
-# name -> entry function (the name is also the file stem under figures/)
-FIGURES = {"ablation": ablation, "sensitivity_alpha": sensitivity_alpha, "sensitivity_k": sensitivity_k,
-           "convergence": convergence, "tsne": tsne, "intent_by_activity": intent_by_activity}
+# name (the file stem under figures/; listed in elcrec.report.paper_tables.FIGURES) -> entry function
+FIGURES = {name: globals()[name] for name in FIGURE_NAMES}

@@ -140,20 +140,21 @@ def _read_snapshot(path: Path) -> dict[str, np.ndarray]:
 
 @styled
 def build_tsne(runs_root: str | Path, dataset: str, model: str = "elcrec", seed: int = 1, projection: str = "tsne",
-               max_users: int = 1000, perplexity: float = 30.0) -> Figure:
+               max_users: int = 1000, perplexity: float = 30.0, shown_as: str | Path | None = None) -> Figure:
     """One panel per snapshot of one run: users coloured by intent, centres as black crosses, one joint map."""
     if projection not in PROJECTIONS:
         raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}, not {projection!r}")
     root = check_root(runs_root)
     run_dir = root / dataset / model / f"seed{seed}"
+    shown_dir = Path(shown_as or root) / dataset / model / f"seed{seed}"  # as captions name it
     files = snapshot_files(run_dir)
     title = f"{short(dataset)} {model} seed {seed}"
     if not files:
         run = read_run(run_dir) if run_dir.is_dir() else None
         why = run.status if run is not None and run.finished and not run.ok else "no snapshots"
-        return placeholder(f"t-SNE: {title}", f"{why}: nothing under {run_dir}/snapshots/",
+        return placeholder(f"t-SNE: {title}", f"{why}: nothing under {shown_dir}/snapshots/",
                            f"t-SNE of intent snapshots (paper Figure 6): nothing to plot; expected "
-                           f"{run_dir}/snapshots/epoch*.npz and final.npz (written when snapshot_epochs is set).")
+                           f"{shown_dir}/snapshots/epoch*.npz and final.npz (written when snapshot_epochs is set).")
     snapshots = [(name, _read_snapshot(path)) for name, path in files]
     users0 = snapshots[0][1]["users"]
     keep = users0 if len(users0) <= max_users else np.sort(
@@ -181,7 +182,7 @@ def build_tsne(runs_root: str | Path, dataset: str, model: str = "elcrec", seed:
               f"{min(perplexity, (shown_users + shown_k - 1) / 3):.3g}, {TSNE_ITERATIONS} iterations, PCA "
               f"initialisation)" if projection == "tsne" else "PCA (numpy SVD; a linear map, not t-SNE)")
     caption = (f"Intent snapshots (paper Figure 6) of {dataset}, run {model} seed {seed}: each panel is one file of "
-               f"{run_dir}/snapshots/ ({', '.join(n for n, _ in files)}), projected to 2-D by {method}, fitted per "
+               f"{shown_dir}/snapshots/ ({', '.join(n for n, _ in files)}), projected to 2-D by {method}, fitted per "
                f"panel on the L2-normalised user embeddings and the {shown_k} normalised centres together (the "
                f"space in which ELCM assigns intents). {shown_users} users (a fixed random subset with seed {seed}, "
                f"the same in every panel) coloured by their intent (assign; 20 colours, repeated); centres are "

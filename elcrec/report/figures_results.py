@@ -35,14 +35,14 @@ def _cut_note(cut: int, panels: int) -> str:
 
 
 @styled
-def build_ablation(runs_root: str | Path) -> Figure:
+def build_ablation(runs_root: str | Path, shown_as: str | Path | None = None) -> Figure:
     """One panel per dataset with any ablation run: mean ± sd over seeds of HR@5+HR@20+NDCG@5+NDCG@20."""
-    root, runs = runs_root_frame(runs_root)
+    root, shown, runs = runs_root_frame(runs_root, shown_as)
     datasets = [d for d in ordered(runs["dataset"]) if any(len(runs_of(runs, d, m)) for _, m in ABLATION_VARIANTS)]
-    source = f"{root}/{{dataset}}/{{{','.join(m for _, m in ABLATION_VARIANTS)}}}/seed*/metrics.json"
+    source = f"{shown}/{{dataset}}/{{{','.join(m for _, m in ABLATION_VARIANTS)}}}/seed*/metrics.json"
     if not datasets:
         return placeholder("Ablation", f"No ablation runs ({', '.join(m for _, m in ABLATION_VARIANTS)}) under "
-                           f"{root}.", f"Ablation (paper Figure 1): nothing to plot; expected {source}.")
+                           f"{shown}.", f"Ablation (paper Figure 1): nothing to plot; expected {source}.")
     frame = ablation_frame(lambda d, h: cell(runs, d, h), datasets)  # the frame of Table 10
     fig, axes = new_figure(1, len(datasets), 2.3, 2.4)
     gaps, seeds_seen, cut, counts = [], set(), 0, {}
@@ -93,12 +93,12 @@ def build_ablation(runs_root: str | Path) -> Figure:
 
 # --- sensitivity -----------------------------------------------------------------------------------------
 @styled
-def build_sensitivity(runs_root: str | Path, param: str) -> Figure:
+def build_sensitivity(runs_root: str | Path, param: str, shown_as: str | Path | None = None) -> Figure:
     """Test HR@5 against ``param`` (alpha or k): one solid line per dataset, the paper's points dashed."""
     if param not in SENSITIVITY:
         raise ValueError(f"sensitivity parameter must be one of {', '.join(SENSITIVITY)}, not {param!r}")
     spec = SENSITIVITY[param]
-    root, runs = runs_root_frame(runs_root)
+    root, shown, runs = runs_root_frame(runs_root, shown_as)
     paper = paper_table("sensitivity_hr5")
     paper = paper[paper.parameter == param]
     fig, axes = new_figure(1, 1, 6.4, 3.0)  # the legend takes the right third
@@ -143,9 +143,9 @@ def build_sensitivity(runs_root: str | Path, param: str) -> Figure:
             xs.update(ref.value.astype(float))
             ax.plot(ref.value.astype(float), ref["HR@5_test_approx"], ls="--", lw=1, marker="x", ms=3,
                     color=colour, alpha=0.8, label=f"{short(dataset)} (paper)")
-    source = f"{root}/{{dataset}}/elcrec~{param}=<value>/seed*/metrics.json"
+    source = f"{shown}/{{dataset}}/elcrec~{param}=<value>/seed*/metrics.json"
     if not plotted:
-        return placeholder(f"Sensitivity to {param}", f"No finished elcrec~{param}=<value> runs under {root}.",
+        return placeholder(f"Sensitivity to {param}", f"No finished elcrec~{param}=<value> runs under {shown}.",
                            f"Sensitivity of test HR@5 to {param} (paper {spec['paper_values']}): nothing to plot; "
                            f"expected {source}.")
     ax.set_xscale("log", base=spec["base"])
@@ -177,18 +177,18 @@ def read_log(run: Path) -> pd.DataFrame | None:
 
 
 @styled
-def build_convergence(runs_root: str | Path, model: str = "elcrec") -> Figure:
+def build_convergence(runs_root: str | Path, model: str = "elcrec", shown_as: str | Path | None = None) -> Figure:
     """One column per dataset: validation HR@5 (top) and loss_total (bottom) per epoch, one line per seed."""
-    root, runs = runs_root_frame(runs_root)
+    root, shown, runs = runs_root_frame(runs_root, shown_as)
     logs: dict[str, list[tuple[int, pd.DataFrame]]] = {}
     for dataset in ordered(runs["dataset"]):
         for seed, state in zip(runs_of(runs, dataset, model)["seed"], runs_of(runs, dataset, model)["state"]):
             log = read_log(run_path(root, dataset, model, int(seed))) if state == "ok" else None
             if log is not None:
                 logs.setdefault(dataset, []).append((int(seed), log))
-    source = f"{root}/{{dataset}}/{model}/seed*/train_log.csv"
+    source = f"{shown}/{{dataset}}/{model}/seed*/train_log.csv"
     if not logs:
-        return placeholder("Convergence", f"No finished {model} runs with a train_log.csv under {root}.",
+        return placeholder("Convergence", f"No finished {model} runs with a train_log.csv under {shown}.",
                            f"Convergence (paper Figure 3): nothing to plot; expected {source}.")
     seeds = sorted({s for runs in logs.values() for s, _ in runs})
     fig, axes = new_figure(2, len(logs), 2.3, 1.8, sharex="col")

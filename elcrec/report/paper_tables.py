@@ -1,5 +1,5 @@
-"""The one list of paper tables built from the runs (the CLI's ``table`` command and the workflow's rules read
-it): name -> where its builder lives. Each builder reads ``results/runs`` and writes
+"""The one list of paper tables built from the runs, and of paper figures (the CLI's ``table``/``figure``
+commands and the workflow's rules read them): table name -> where its builder lives. Each builder reads ``results/runs`` and writes
 ``<out_dir>/<name>.{md,csv,tex}``. The list imports nothing heavy, so the Snakefile can read it.
 
   =====================  =================================================================================
@@ -27,6 +27,9 @@ TABLES = {
     "table_ablation": "elcrec.report.ablation:table_ablation",
 }
 ONE_DATASET_TABLES = ("table_ml1m", "table_mind")  # their dataset is fixed; the others take ``datasets``
+
+# figure name (the file stem under figures/) -> its entry function in elcrec.report.figures
+FIGURES = ("ablation", "sensitivity_alpha", "sensitivity_k", "convergence", "tsne", "intent_by_activity")
 
 
 def builder(name: str) -> Callable[..., Any]:
