@@ -1,5 +1,5 @@
 """Each paper table's module computes one frame that its table, its claims and its figure read
-(elcrec/report/ablation.py, efficiency.py, domains.py, table1.py): the claims quote the table's numbers."""
+(elcrec/report/ablation.py, efficiency.py, domains.py, table1.py, sensitivity.py, datasets.py): the claims quote the table's numbers."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -70,3 +70,39 @@ def test_other_domain_and_table1_frames_match_their_tables(root: Path) -> None:
     t1 = table1_main(runs_root, root / "out", datasets=["Toys_and_Games"]).set_index("metric")
     f1 = table1_frame(lambda d, h: cell(runs, d, h), ["Toys_and_Games"]).set_index("metric")
     assert t1.loc["NDCG@20", "best"] == f1.loc["NDCG@20", "ranking"].best == "ELCRec"
+
+
+def test_sensitivity_figure_and_report_read_the_same_points(tmp_path: Path) -> None:
+    """Figure 2's lines, the report's Figure 2 rows and claim S1 read sensitivity_frame; the dataset's own alpha
+    (10 on Beauty) comes from the plain elcrec run over the sensitivity runs' seeds only (seed 1, not 1-3)."""
+    from elcrec.report.figures_results import build_sensitivity
+    from elcrec.report.sensitivity import add_sensitivity, sensitivity_frame
+
+    for seed in (1, 2, 3):
+        make_run(tmp_path, "Beauty", "elcrec", seed, quality=1.0 + 0.2 * seed)
+    for i, alpha in enumerate(("0.01", "0.1", "1", "100")):
+        make_run(tmp_path, "Beauty", f"elcrec~alpha={alpha}", 1, quality=1.0 + 0.1 * i)
+    runs = load_runs(tmp_path / "results" / "runs")
+    frame = sensitivity_frame(runs, "alpha")
+    beauty = frame[frame["dataset"] == "Beauty"].set_index("value")
+    assert sorted(beauty.index) == [0.01, 0.1, 1.0, 10.0, 100.0]
+    own = beauty.loc[10.0]
+    assert own["run"] == "elcrec" and own["from_plain"] and list(own["hr5"].values) == [1]
+    assert own["hr5"].mean == pytest.approx(float(runs.query("model == 'elcrec' and seed == 1")["HR@5"].iloc[0]))
+
+    fig = build_sensitivity(tmp_path / "results" / "runs", "alpha")
+    line = next(line for line in fig.axes[0].get_lines() if line.get_label() == "Beauty")
+    assert list(line.get_xdata()) == sorted(beauty.index)
+    assert list(line.get_ydata()) == [beauty.loc[v, "hr5"].mean for v in sorted(beauty.index)]
+
+    rep = Report(runs, tmp_path / "results" / "data")
+    add_sensitivity(rep)
+    row = next(c for c in rep.compared if c.item == "Beauty alpha = 10 (HR@5)")
+    assert row.ours.values == own["hr5"].values
+    s1 = next(c for c in rep.claims if c.id == "S1")
+    means = [beauty.loc[v, "hr5"].mean for v in beauty.index]
+    assert f"Beauty {(max(means) - min(means)) / max(means) * 100:.1f}% (paper" in s1.evidence  # the same points
+
+    make_run(tmp_path, "Beauty", "elcrec~alpha=10", 1, quality=5.0)  # a run of the own value wins over the plain run
+    again = sensitivity_frame(load_runs(tmp_path / "results" / "runs"), "alpha").set_index(["dataset", "value"])
+    assert again.loc[("Beauty", 10.0), "run"] == "elcrec~alpha=10" and not again.loc[("Beauty", 10.0), "from_plain"]

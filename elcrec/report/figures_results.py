@@ -17,7 +17,7 @@ from elcrec.report.figure_style import (PALETTE, finish, new_figure, nice_limits
 from elcrec.report.names import ABLATION_VARIANTS
 from elcrec.report.names import dataset_label as short
 from elcrec.report.reference import paper_table
-from elcrec.report.sensitivity import own_value, sensitivity_runs
+from elcrec.report.sensitivity import own_value, sensitivity_frame
 from elcrec.runfolder import run_path
 
 SENSITIVITY = {
@@ -99,50 +99,42 @@ def build_sensitivity(runs_root: str | Path, param: str, shown_as: str | Path | 
         raise ValueError(f"sensitivity parameter must be one of {', '.join(SENSITIVITY)}, not {param!r}")
     spec = SENSITIVITY[param]
     root, shown, runs = runs_root_frame(runs_root, shown_as)
-    paper = paper_table("sensitivity_hr5")
-    paper = paper[paper.parameter == param]
+    frame = sensitivity_frame(runs, param)  # the points the report's Figure 2 rows and claims S1/S2 read
     fig, axes = new_figure(1, 1, 6.4, 3.0)  # the legend takes the right third
     ax = axes[0, 0]
     notes, seeds_seen, plotted, xs = [], set(), [], set()
     default_labelled = False
-    for dataset in ordered(runs["dataset"]):
-        by_value = {v: runs_of(runs, dataset, m) for v, m in sensitivity_runs(runs, dataset, param).items()}
-        if not by_value:
+    for dataset in ordered(frame["dataset"]):
+        mine = frame[frame["dataset"] == dataset]
+        named = mine[[not plain and c.state != "missing" for plain, c in zip(mine["from_plain"], mine["cell"])]]
+        if named.empty:  # no elcrec~<param>=<value> run on this dataset: no line
             continue
         colour = PALETTE[len(plotted) % len(PALETTE)]
-        seeds = {int(s) for found in by_value.values() for s in found["seed"]}
-        points = {v: [float(x) for x in found.loc[found["state"] == "ok", SENSITIVITY_METRIC]]
-                  for v, found in by_value.items()}
-        for v, found in by_value.items():
-            if not points[v]:
-                notes.append(f"{short(dataset)} {param}={v:g}: {not_run_reason(found)}")
-        default = own_value(dataset, param)
-        from_plain = False
-        if default is not None and not points.get(default):
-            plain = runs_of(runs, dataset, "elcrec")
-            plain = plain[(plain["state"] == "ok") & plain["seed"].isin(seeds)]
-            if len(plain):
-                points[default], from_plain = [float(x) for x in plain[SENSITIVITY_METRIC]], True
-                seeds_seen.update(int(s) for s in plain["seed"])
-        seeds_seen.update(int(s) for found in by_value.values() for s in found.loc[found["state"] == "ok", "seed"])
-        curve = sorted((v, float(np.mean(ys))) for v, ys in points.items() if ys)
-        if not curve:
+        for r in named.itertuples(index=False):
+            if not r.hr5.n:
+                notes.append(f"{short(dataset)} {param}={r.value:g}: {not_run_reason(runs_of(runs, dataset, r.run))}")
+        points = mine[[a.n > 0 for a in mine["hr5"]]].sort_values("value")
+        if points.empty:
             continue
+        seeds_seen.update(s for a in points["hr5"] for s in a.values)
         plotted.append(dataset)
-        xs.update(v for v, _ in curve)
-        ax.plot([v for v, _ in curve], [y for _, y in curve], marker="o", ms=3.5, color=colour, label=short(dataset))
-        if default is not None and points.get(default):
-            ax.plot([default], [float(np.mean(points[default]))], ls="none", marker="o", ms=8, mfc="none",
+        xs.update(float(v) for v in points["value"])
+        ax.plot([float(v) for v in points["value"]], [a.mean for a in points["hr5"]], marker="o", ms=3.5,
+                color=colour, label=short(dataset))
+        default = own_value(dataset, param)
+        own = points[points["value"] == default]
+        if len(own):
+            ax.plot([default], [own["hr5"].iloc[0].mean], ls="none", marker="o", ms=8, mfc="none",
                     color=colour, label="_default" if default_labelled else
                     "dataset's own value (elcrec.yaml)")
             default_labelled = True
-            if from_plain:
+            if own["from_plain"].iloc[0]:
                 notes.append(f"{short(dataset)} {param}={default:g} is the plain elcrec run")
-        ref = paper[paper.dataset == dataset].sort_values("value")
+        ref = mine[mine["paper_text"] != ""].sort_values("value")
         if len(ref):
-            xs.update(ref.value.astype(float))
-            ax.plot(ref.value.astype(float), ref["HR@5_test_approx"], ls="--", lw=1, marker="x", ms=3,
-                    color=colour, alpha=0.8, label=f"{short(dataset)} (paper)")
+            xs.update(float(v) for v in ref["value"])
+            ax.plot([float(v) for v in ref["value"]], [float(v) for v in ref["paper"]], ls="--", lw=1, marker="x",
+                    ms=3, color=colour, alpha=0.8, label=f"{short(dataset)} (paper)")
     source = f"{shown}/{{dataset}}/elcrec~{param}=<value>/seed*/metrics.json"
     if not plotted:
         return placeholder(f"Sensitivity to {param}", f"No finished elcrec~{param}=<value> runs under {shown}.",
