@@ -1,5 +1,6 @@
 """Each paper table's module computes one frame that its table, its claims and its figure read
-(elcrec/report/ablation.py, efficiency.py, domains.py, table1.py, sensitivity.py, datasets.py): the claims quote the table's numbers."""
+(elcrec/report/ablation.py, efficiency.py, domains.py, table1.py, sensitivity.py, datasets.py): the claims quote
+the table's numbers."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -106,3 +107,37 @@ def test_sensitivity_figure_and_report_read_the_same_points(tmp_path: Path) -> N
     make_run(tmp_path, "Beauty", "elcrec~alpha=10", 1, quality=5.0)  # a run of the own value wins over the plain run
     again = sensitivity_frame(load_runs(tmp_path / "results" / "runs"), "alpha").set_index(["dataset", "value"])
     assert again.loc[("Beauty", 10.0), "run"] == "elcrec~alpha=10" and not again.loc[("Beauty", 10.0), "from_plain"]
+
+
+def test_datasets_table_and_claim_d1_read_one_comparison(tmp_path: Path) -> None:
+    """Every printed statistic is compared once (statistics_frame): the table's flags, the report's rows and claim
+    D1 name the same mismatch, shown the same way."""
+    import json
+
+    from elcrec.report.datasets import add_datasets, build_datasets_table, statistics_frame
+
+    stats = {"Beauty": {"dataset": "Beauty", "status": "ok", "users": 22363, "items": 12101,
+                        "interactions": 198502, "avg_len": 8.876, "sparsity_pct": 99.93},
+             "Toys_and_Games": {"dataset": "Toys_and_Games", "status": "ok", "users": 19412, "items": 11924,
+                                "interactions": 167597, "avg_len": 8.634, "sparsity_pct": 99.93}}
+    paths = []
+    for name, found in stats.items():
+        path = tmp_path / "data" / name / "stats.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(found))
+        paths.append(path)
+    frame = statistics_frame(stats)
+    assert frame.loc[frame["match"].eq(False), ["dataset", "statistic"]].values.tolist() == [["Beauty", "sparsity_pct"]]
+    table = build_datasets_table(paths, tmp_path / "datasets").set_index("dataset")
+    assert table.loc["Beauty", "note"] == "sparsity_pct: paper prints 99.95%, the file gives 99.93%"
+    assert table.loc["Toys_and_Games", "note"] == "matches the paper"
+
+    (tmp_path / "runs").mkdir()
+    rep = Report(load_runs(tmp_path / "runs"), tmp_path / "data")
+    add_datasets(rep, ["Beauty", "Toys_and_Games", "Yelp"])
+    row = next(c for c in rep.compared if c.item == "Beauty sparsity")
+    assert row.ours_text() == "99.93%" and "99.93%" in (tmp_path / "datasets.md").read_text()
+    assert "DIFFERS" in row.within
+    d1 = rep.claims[-1]
+    assert d1.id == "D1" and d1.verdict == "not supported"
+    assert "Beauty sparsity: paper 99.95%, ours 99.93" in d1.evidence

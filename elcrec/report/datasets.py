@@ -1,20 +1,31 @@
 """The dataset statistics of the paper's Tables 6-7: our counts from ``results/data/{dataset}/stats.json``
 beside the printed values, each compared at the precision the paper prints it (``0.2M`` against interactions
-rounded to 0.1M), so a misprint flag is computed, never typed in; and claim D1, judged from the same comparison.
+rounded to 0.1M), so a misprint flag is computed, never typed in. :func:`statistics_frame` makes every
+comparison once; the datasets table and claim D1 both read it.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from elcrec.errors import HarnessError
 from elcrec.report.cells import Agg
 from elcrec.report.claims import Claim, Compared, Report, judge
 from elcrec.report.names import dataset_label
 from elcrec.report.present import fmt, is_missing, parse_number, printed_decimals, write_table
 from elcrec.report.reference import paper_table
+
+# (our stats.json key, the paper CSV column as printed, label), in the order of the paper's table
+STATISTICS = (("users", "users", "users"), ("items", "items", "items"),
+              ("interactions", "interactions_as_printed", "interactions"),
+              ("avg_len", "avg_length_as_printed", "average length"),
+              ("sparsity_pct", "sparsity_as_printed", "sparsity"))
+FRAME_COLUMNS = ["dataset", "state", "reason", "in_paper", "statistic", "label", "ours", "printed", "match",
+                 "paper_note"]
 
 
 def printed_matches(printed: Any, ours: float) -> bool | None:
@@ -31,31 +42,71 @@ def printed_matches(printed: Any, ours: float) -> bool | None:
     return round(ours / scale, decimals) == round(float(text), decimals)
 
 
+def read_stats(path: str | Path) -> dict[str, Any] | None:
+    """A stats.json (``python -m elcrec stats``), or None when there is none."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def statistics_frame(stats: Mapping[str, dict[str, Any] | None]) -> pd.DataFrame:
+    """A row per (dataset, statistic) for every dataset of ``stats`` (name -> stats.json, None when missing):
+    ``state`` (``ok``, ``unavailable``: the data could not be obtained, ``missing``: no stats.json), ours, the
+    paper's value as printed ("" when the paper has no such dataset or prints nothing) and whether the two match at
+    the printed precision (None when there is nothing to compare)."""
+    paper = paper_table("datasets", as_printed=True).set_index("dataset")
+    rows = []
+    for name, found in stats.items():
+        state = "missing" if found is None else "ok" if found.get("status", "ok") == "ok" else "unavailable"
+        reason = "" if state == "ok" else "no stats.json" if found is None else str(found.get("error", "no data"))
+        ref = paper.loc[name] if name in paper.index else None
+        for key, column, label in STATISTICS:
+            ours = found.get(key) if state == "ok" else None
+            printed = "" if ref is None else ref[column]
+            rows.append({"dataset": name, "state": state, "reason": reason, "in_paper": ref is not None,
+                         "statistic": key, "label": label,
+                         "ours": ours, "printed": printed,
+                         "match": printed_matches(printed, ours) if ours is not None else None,
+                         "paper_note": "" if ref is None else ref["note"]})
+    return pd.DataFrame(rows, columns=FRAME_COLUMNS, dtype=object)
+
+
+def stat_text(key: str, value: Any) -> str:
+    """One statistic as the table prints it: counts with thousands separators, the rest with 2 decimals."""
+    if is_missing(value):
+        return "-"
+    if key in ("users", "items", "interactions"):
+        return f"{int(value):,}"
+    return fmt(value, 2) + ("%" if key == "sparsity_pct" else "")
+
+
 def build_datasets_table(stats_files: list[str | Path], prefix: str | Path) -> pd.DataFrame:
-    paper = paper_table("datasets").set_index("dataset")
-    rows, notes = [], []
+    """The datasets table of the given stats.json files: ``prefix.{md,csv,tex}``."""
+    stats = {}
     for path in stats_files:
-        stats = json.loads(Path(path).read_text())
-        name = stats["dataset"]
-        row: dict[str, Any] = {"dataset": name, "status": stats.get("status", "ok")}
-        if row["status"] != "ok":
-            row["note"] = f"not run: dataset unavailable ({stats.get('error', 'no data')[:120]}...)"
+        found = read_stats(path)
+        if found is None:
+            raise HarnessError(f"{path} is missing: run `python -m elcrec stats` for its dataset first")
+        stats[found["dataset"]] = found
+    frame = statistics_frame(stats)
+    rows, notes = [], []
+    for name, mine in frame.groupby("dataset", sort=False):
+        first = mine.iloc[0]
+        row: dict[str, Any] = {"dataset": name, "status": stats[name].get("status", "ok")}
+        if first["state"] != "ok":
+            row["note"] = f"not run: dataset unavailable ({first['reason'][:120]}...)"
             rows.append(row)
             continue
-        for key in ("users", "items", "interactions", "avg_len", "sparsity_pct"):
-            row[key] = stats[key]
+        for r in mine.itertuples(index=False):
+            row[r.statistic] = r.ours
         flags = []
-        if name in paper.index:
-            ref = paper.loc[name]
-            printed = {"users": ref["users"], "items": ref["items"], "interactions": ref["interactions_as_printed"],
-                       "avg_len": ref["avg_length_as_printed"], "sparsity_pct": ref["sparsity_as_printed"]}
-            for key, value in printed.items():
-                row[f"paper_{key}"] = None if is_missing(value) else value
-                ok = printed_matches(value, stats[key])
-                if ok is False:
-                    flags.append(f"{key}: paper prints {value}, the file gives {_fmt(key, stats[key])}")
-            if isinstance(ref.get("note"), str) and ref["note"]:
-                notes.append(f"{name}: {ref['note']}")
+        if first["in_paper"]:
+            for r in mine.itertuples(index=False):
+                row[f"paper_{r.statistic}"] = r.printed or None
+                if r.match is False:
+                    flags.append(f"{r.statistic}: paper prints {r.printed}, "
+                                 f"the file gives {stat_text(r.statistic, r.ours)}")
+            if first["paper_note"]:
+                notes.append(f"{name}: {first['paper_note']}")
         else:
             flags.append("no published statistics")
         row["note"] = "; ".join(flags) if flags else "matches the paper"
@@ -63,13 +114,11 @@ def build_datasets_table(stats_files: list[str | Path], prefix: str | Path) -> p
     data = pd.DataFrame(rows)
     display = pd.DataFrame({
         "Dataset": data["dataset"],
-        "Users": [_fmt("users", v) for v in data.get("users", [])],
-        "Items": [_fmt("items", v) for v in data.get("items", [])],
-        "Interactions": [_fmt("interactions", v) for v in data.get("interactions", [])],
-        "Avg. length": [_fmt("avg_len", v) for v in data.get("avg_len", [])],
-        "Sparsity": [_fmt("sparsity_pct", v) for v in data.get("sparsity_pct", [])],
+        **{title: [stat_text(key, v) for v in data.get(key, [])] for key, title in (
+            ("users", "Users"), ("items", "Items"), ("interactions", "Interactions"), ("avg_len", "Avg. length"),
+            ("sparsity_pct", "Sparsity"))},
         "Paper (users / items / interactions / avg. length / sparsity)": [
-            " / ".join(str(r.get(f"paper_{k}")) for k in ("users", "items", "interactions", "avg_len", "sparsity_pct"))
+            " / ".join(str(r.get(f"paper_{key}")) for key, _, _ in STATISTICS)
             if r.get("paper_users") is not None else "-" for r in rows],
         "Check against the paper": data["note"],
     })
@@ -78,48 +127,30 @@ def build_datasets_table(stats_files: list[str | Path], prefix: str | Path) -> p
     return data
 
 
-def _fmt(key: str, value: Any) -> str:
-    if is_missing(value):
-        return "-"
-    if key in ("users", "items", "interactions"):
-        return f"{int(value):,}"
-    return fmt(value, 2) + ("%" if key == "sparsity_pct" else "")
-
-
-def add_datasets(rep: Report) -> None:
+def add_datasets(rep: Report, datasets: Iterable[str] | None = None) -> None:
     """Tables 6-7: every printed dataset statistic against ``stats.json``, claim D1."""
-    paper = paper_table("datasets", as_printed=True)
-    fields = (("users", "users", "users"), ("items", "items", "items"),
-              ("interactions_as_printed", "interactions", "interactions"),
-              ("avg_length_as_printed", "avg_len", "average length"),
-              ("sparsity_as_printed", "sparsity_pct", "sparsity"))
-    mismatches, missing = [], []
-    for r in paper.itertuples():
-        path = rep.stats_root / r.dataset / "stats.json"
-        stats = json.loads(path.read_text()) if path.is_file() else None
-        ok = stats is not None and stats.get("status", "ok") == "ok"
-        if not ok:
-            why = f"no {path}" if stats is None else "dataset unavailable"
-            missing.append(f"{dataset_label(r.dataset)} ({why})")
-        for key, ours_key, label in fields:
-            text = getattr(r, key)
-            if not text:
-                continue
-            value = stats.get(ours_key) if ok else None
-            match = printed_matches(text, value) if value is not None else None
-            if match is False:
-                mismatches.append(f"{dataset_label(r.dataset)} {label}: paper {text}, ours {value:g}")
-            shown = "-" if value is None else (f"{int(value):,}" if float(value).is_integer() else f"{value:.2f}")
+    names = list(datasets) if datasets is not None else list(paper_table("datasets", as_printed=True)["dataset"])
+    frame = statistics_frame({d: read_stats(rep.stats_root / d / "stats.json") for d in names})
+    mismatches, missing, notes = [], [], set()
+    for name, mine in frame.groupby("dataset", sort=False):
+        first = mine.iloc[0]
+        if first["state"] != "ok":
+            why = f"no {rep.stats_root / name / 'stats.json'}" if first["state"] == "missing" else "dataset unavailable"
+            missing.append(f"{dataset_label(name)} ({why})")
+        if first["paper_note"]:
+            notes.add(f"{dataset_label(name)}: {first['paper_note']}")
+        for r in mine[mine["printed"] != ""].itertuples(index=False):
+            if r.match is False:
+                mismatches.append(f"{dataset_label(name)} {r.label}: paper {r.printed}, ours {r.ours:g}")
             rep.compared.append(Compared(
-                "Datasets", f"{dataset_label(r.dataset)} {label}", text, parse_number(text.rstrip("%M")), Agg({}),
-                "-", 0.0, r.note or "", comparable=False, ours_display=shown,
-                within_display=("matches at the printed precision" if match else "**DIFFERS** at the printed precision"
-                                if match is False else "not computed")))
+                "Datasets", f"{dataset_label(name)} {r.label}", r.printed, parse_number(r.printed.rstrip("%M")),
+                Agg({}), "-", 0.0, r.paper_note, comparable=False, ours_display=stat_text(r.statistic, r.ours),
+                within_display=("matches at the printed precision" if r.match else "**DIFFERS** at the printed "
+                                "precision" if r.match is False else "not computed")))
     claim = Claim("D1", "The dataset statistics printed in the paper describe the files it used", "Tables 6-7")
     evidence = ("; ".join(mismatches) if mismatches else "every printed value matches at its printed precision"
                 if not missing else "no statistics to compare")
-    if mismatches:
-        notes = sorted({f"{dataset_label(r.dataset)}: {r.note}" for r in paper.itertuples() if r.note})
-        evidence += f" (paper notes: {'; '.join(notes)})" if notes else ""
+    if mismatches and notes:
+        evidence += f" (paper notes: {'; '.join(sorted(notes))})"
     untestable = "dataset statistics missing: " + ", ".join(missing) if missing else ""
     rep.claims.append(judge(claim, evidence, refuted=bool(mismatches), untestable=untestable))

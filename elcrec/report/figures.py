@@ -2,7 +2,8 @@
 
 One entry function per figure (each is its own workflow target ``figures/<name>.pdf``); each returns the two
 paths; ``shown_as`` is the name captions give the runs folder (the workflow passes a temporary view of the
-selected run folders, named as ``results/runs``). The ``build_*`` functions behind them return the matplotlib Figure without saving it (used by the tests).
+selected run folders, named as ``results/runs``). The ``build_*`` functions behind them return the matplotlib
+Figure without saving it (used by the tests).
 
 =====================  ===================================================================================
 ``ablation``           paper Figure 1: B / B+ICL / B+ELCM / ELCRec, sum of four metrics, per dataset

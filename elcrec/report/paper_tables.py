@@ -1,6 +1,6 @@
 """The one list of paper tables built from the runs, and of paper figures (the CLI's ``table``/``figure``
-commands and the workflow's rules read them): table name -> where its builder lives. Each builder reads ``results/runs`` and writes
-``<out_dir>/<name>.{md,csv,tex}``. The list imports nothing heavy, so the Snakefile can read it.
+commands and the workflow's rules read them): table name -> where its builder lives. Each builder reads
+``results/runs`` and writes ``<out_dir>/<name>.{md,csv,tex}``. The list imports nothing heavy, so the Snakefile can read it.
 
   =====================  =================================================================================
   ``table1_main``        Table 1: datasets x metrics x the paper's 13 models (+ our extra baselines)
