@@ -17,7 +17,7 @@ from elcrec.report.cells import Agg
 from elcrec.report.claims import Claim, Compared, Report, judge
 from elcrec.report.names import dataset_label
 from elcrec.report.present import fmt, is_missing, parse_number, printed_decimals, write_table
-from elcrec.report.reference import paper_table
+from elcrec.report.reference import paper_table, statistics_datasets
 
 # (our stats.json key, the paper CSV column as printed, label), in the order of the paper's table
 STATISTICS = (("users", "users", "users"), ("items", "items", "items"),
@@ -129,7 +129,7 @@ def build_datasets_table(stats_files: list[str | Path], prefix: str | Path) -> p
 
 def add_datasets(rep: Report, datasets: Iterable[str] | None = None) -> None:
     """Tables 6-7: every printed dataset statistic against ``stats.json``, claim D1."""
-    names = list(datasets) if datasets is not None else list(paper_table("datasets", as_printed=True)["dataset"])
+    names = list(datasets) if datasets is not None else statistics_datasets()
     frame = statistics_frame({d: read_stats(rep.stats_root / d / "stats.json") for d in names})
     mismatches, missing, notes = [], [], set()
     for name, mine in frame.groupby("dataset", sort=False):

@@ -20,3 +20,8 @@ def paper_table(name: str, *, as_printed: bool = False) -> pd.DataFrame:
     if as_printed:
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     return pd.read_csv(path)
+
+
+def statistics_datasets() -> list[str]:
+    """The datasets whose statistics the paper prints (Tables 6-7): the workflow computes them in every preset."""
+    return list(paper_table("datasets", as_printed=True)["dataset"])
