@@ -17,7 +17,6 @@ from pathlib import Path
 from elcrec.errors import HarnessError
 
 _SEED = re.compile(r"seed\d+")
-from elcrec.runfolder import FINAL_FILES  # noqa: E402,F401 - what every finished run folder holds
 
 
 @contextmanager

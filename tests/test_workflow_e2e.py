@@ -128,7 +128,7 @@ def test_report_bundles_everything_and_renders_in_headless_chromium(workdir: Pat
 def test_every_run_folder_holds_exactly_its_declared_files(workdir: Path) -> None:
     """FINAL_FILES plus the model's registry extra_outputs, nothing else (no resume.pt, no snapshots.partial/)."""
     from elcrec.models.registry import MODELS
-    from elcrec.runset import FINAL_FILES
+    from elcrec.runfolder import FINAL_FILES
 
     for run in (workdir / "results" / "runs" / "Beauty-sub100").glob("*/seed*"):
         expected = set(FINAL_FILES) | {n.rstrip("/") for n in MODELS[run.parent.name.split("~")[0]].extra_outputs}
