@@ -44,15 +44,26 @@ def sh(*cmd):
         return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
     except Exception as exc:  # noqa: BLE001
         return f"unavailable: {exc}"
+import os
+staged = json.loads(open(".gpu-stage/COMMIT.json").read()) if os.path.exists(".gpu-stage/COMMIT.json") else None
+digest = code_digest()
+# The device machine has no .git: the commit is the staged one when the code here is the code staged with it.
+local = sh("git", "rev-parse", "HEAD")
+if local and not local.startswith("unavailable"):
+    commit = local
+elif staged and staged.get("code_sha256") == digest:
+    commit = staged.get("git_commit")
+else:
+    commit = None  # incomplete provenance: benchmarks/import_records.py refuses it until it is filled in
 print(json.dumps({
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "command": " ".join(sys.argv[1:]),
     "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device",
     "driver": sh("nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"),
     "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
-    "git_commit": sh("git", "rev-parse", "HEAD") or None,
-    "code_sha256": code_digest(),
-    "staged": json.loads(open(".gpu-stage/COMMIT.json").read()) if __import__("os").path.exists(".gpu-stage/COMMIT.json") else None,
+    "git_commit": commit or None,
+    "code_sha256": digest,
+    "staged": staged,
 }, indent=2))
 PY
 }

@@ -40,6 +40,7 @@ from elcrec.report.names import PAPER_NAMES
 from elcrec.report.present import SIGNIFICANCE_LEVEL
 from elcrec.report.reference import paper_table
 from elcrec.report.summary import cell_status, collect_runs
+from elcrec.records import per_user_file
 from elcrec.runfolder import METRIC_KEYS
 
 ELCREC = "elcrec"
@@ -97,7 +98,7 @@ def _paper_pvalues() -> dict[tuple[str, str], float]:
 
 
 def read_per_user(path: Path, metrics: Sequence[str]) -> pd.DataFrame:
-    """A per_user_test.csv sorted by user; a malformed file raises HarnessError naming it."""
+    """A per_user_test.csv (or .csv.gz) sorted by user; a malformed file raises HarnessError naming it."""
     try:
         frame = pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable CSV
@@ -141,10 +142,10 @@ class _Dataset:
     def per_user(self, model: str) -> pd.DataFrame | str:
         """The paired seed's per-user table, or a note saying why there is none."""
         if model not in self._per_user:
-            path = self.root / self.name / model / f"seed{self.paired_seed}" / "per_user_test.csv"
+            path = per_user_file(self.root / self.name / model / f"seed{self.paired_seed}")
             if self.paired_seed not in self._ok_seeds.get(model, set()):
                 self._per_user[model] = f"no finished seed-{self.paired_seed} run of {model}"
-            elif not path.exists():
+            elif path is None:
                 self._per_user[model] = f"no per_user_test.csv for {model} seed {self.paired_seed}"
             else:
                 self._per_user[model] = read_per_user(path, self.metrics)
