@@ -26,6 +26,12 @@ def _run_dirs_arg(p: argparse.ArgumentParser) -> None:
                         "(the workflow passes its declared runs, so leftovers from other configurations stay out)")
 
 
+def _records_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--records", default="", metavar="BLOCK",
+                   help="the published block (benchmarks/records/published/NAME) the runs come from, named in the "
+                        "output; default: local runs")
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from elcrec.data.fetch import prepare_dataset
 
@@ -75,8 +81,12 @@ def cmd_table(args: argparse.Namespace) -> int:
     from elcrec.runset import selected_runs
 
     kwargs = {"datasets": args.datasets} if args.datasets and args.table not in ONE_DATASET_TABLES else {}
+    from elcrec.records import describe_source, stamp_source
+
+    source = describe_source(args.records, args.runs)
     with selected_runs(args.runs, args.run_dirs) as root:
         builder(args.table)(root, args.out_dir, **kwargs)
+    stamp_source(Path(args.out_dir) / args.table, source)
     print((Path(args.out_dir) / f"{args.table}.md").read_text())
     return 0
 
@@ -85,8 +95,11 @@ def cmd_reproduction(args: argparse.Namespace) -> int:
     from elcrec.report.reproduction import build_reproduction
     from elcrec.runset import selected_runs
 
+    from elcrec.records import describe_source
+
+    source = describe_source(args.records, args.runs)
     with selected_runs(args.runs, args.run_dirs) as root:
-        claims = build_reproduction(root, args.out, stats_root=args.stats_root, shown_as=args.runs)
+        claims = build_reproduction(root, args.out, stats_root=args.stats_root, shown_as=args.runs, source=source)
     print(f"wrote {args.out} ({len(claims)} claims)")
     return 0
 
@@ -329,9 +342,13 @@ def cmd_significance(args: argparse.Namespace) -> int:
     from elcrec.report.significance import write_significance
     from elcrec.runset import selected_runs
 
+    from elcrec.records import describe_source, stamp_source
+
+    source = describe_source(args.records, args.runs)
     with selected_runs(args.runs, args.run_dirs) as root:
         paths = write_significance(root, args.out_dir, alternative=args.alternative, paired_seed=args.paired_seed,
                                    n_resamples=args.n_resamples, shown_as=args.runs)
+    stamp_source(paths[-1].with_suffix(""), source)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -406,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-prefix", help="datasets table: writes PREFIX.md, PREFIX.csv and PREFIX.tex")
     p.add_argument("--runs", default="results/runs", help="paper tables: the run directories' root")
     _run_dirs_arg(p)
+    _records_arg(p)
     p.add_argument("--out-dir", default="paper_tables", help="paper tables: where NAME.{md,csv,tex} go")
     p.add_argument("--datasets", nargs="+", help="paper tables: datasets to show (default: the paper's four)")
     p.set_defaults(func=cmd_table)
@@ -413,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduction", help="paper_tables/reproduction.md: every published number beside ours")
     p.add_argument("--runs", default="results/runs")
     _run_dirs_arg(p)
+    _records_arg(p)
     p.add_argument("--stats-root", default="results/data", help="dataset statistics (results/data/NAME/stats.json)")
     p.add_argument("--out", default="paper_tables/reproduction.md")
     p.set_defaults(func=cmd_reproduction)
@@ -466,6 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("significance", help="significance tests over seeds and per user, with a readable report")
     p.add_argument("--runs", default="results/runs")
     _run_dirs_arg(p)
+    _records_arg(p)
     p.add_argument("--out-dir", default="results/significance")
     p.add_argument("--alternative", choices=["two-sided", "greater"], default="two-sided",
                    help="ELCRec vs baselines/ablations (the paper's best-vs-runner-up test is always one-sided)")

@@ -23,14 +23,16 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from elcrec.errors import HarnessError
 from elcrec.fileio import write_json
 from elcrec.runfolder import METRIC_KEYS, metrics_from_ranks, per_user_metrics, read_json, read_run, seed_of
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PUBLISHED_ROOT = Path("benchmarks/records/published")
 PROVENANCE_KEYS = ("device", "driver", "torch", "cuda", "git_commit", "command", "date")
@@ -79,10 +81,27 @@ class Block:
 
 
 def describe_source(records: str | Path | None, runs_root: str | Path = "results/runs") -> str:
-    """The source line of a table or report: the published block, or the local runs."""
+    """The source line of a table or report: the published block (whose runs/ ``runs_root`` must be), or the
+    local runs."""
     if records:
-        return "Source: " + load_block(records, check_ranks=False).describe() + "."
+        block = load_block(records, check_ranks=False)
+        if Path(runs_root).resolve() != block.runs_root.resolve():
+            raise HarnessError(f"--runs {runs_root} is not the runs/ folder of --records {records}; published "
+                               f"records are never mixed with other runs (use --runs {block.runs_root})")
+        return "Source: " + block.describe() + "."
     return f"Source: local runs under `{runs_root}` (trained on this machine; not published records)."
+
+
+def stamp_source(prefix: str | Path, line: str) -> None:
+    """Name the source in a written table or report: a last line of ``prefix.md``, a first comment line of
+    ``prefix.tex`` (the CSV stays tidy data)."""
+    from elcrec.fileio import write_text
+
+    md, tex = Path(f"{prefix}.md"), Path(f"{prefix}.tex")
+    if md.is_file():
+        write_text(md, md.read_text(encoding="utf-8").rstrip("\n") + f"\n\n{line}\n")
+    if tex.is_file():
+        write_text(tex, f"% {line}\n" + tex.read_text(encoding="utf-8"))
 
 
 # ----------------------------------------------------------------------------------------------------- checks
@@ -97,8 +116,10 @@ def check_provenance(prov: dict[str, Any], where: Path) -> None:
                            f"{', '.join(PROVENANCE_KEYS)}); fill them from the job's console log or re-run the job")
 
 
-def read_ranks(path: Path) -> pd.DataFrame:
+def read_ranks(path: Path) -> "pd.DataFrame":
     """A per-user test file (``.csv`` or ``.csv.gz``) with integer ``user`` and ``rank`` columns."""
+    import pandas as pd  # not at import: the workflow parses with this module and stays light
+
     try:
         frame = pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable CSV or gzip stream

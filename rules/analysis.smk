@@ -3,9 +3,13 @@
 from elcrec.report.paper_tables import FIGURES
 from elcrec.report.paper_tables import TABLES as PAPER_TABLES
 
+# Published records hold no weights or snapshots, so the t-SNE and intent figures need local runs.
+FIGURES = [f for f in FIGURES if not (BLOCK and f in ("tsne", "intent_by_activity"))]
+
 
 rule summary:
     input:
+        SOURCE_STAMP,
         run_files(),
         sensitivity_files(),
     output:
@@ -13,34 +17,39 @@ rule summary:
         cells="results/summary_cells.csv",
     params:
         runs=lambda wildcards, input: run_dirs(input),
+        root=runs_root,
     log:
         "logs/analysis/summary.log",
     conda:
         CONDA_ENV
     shell:
-        "python -u -m elcrec summary --runs results/runs --run-dirs {params.runs} --out {output.summary} "
+        "python -u -m elcrec summary --runs {params.root} --run-dirs {params.runs} --out {output.summary} "
         "--cells {output.cells} > {log} 2>&1"
 
 
 rule significance:
     input:
+        SOURCE_STAMP,
         run_files(),
     output:
         "results/significance/report.md",
         expand("results/significance/{dataset}.csv", dataset=config["datasets"]),
     params:
         runs=lambda wildcards, input: run_dirs(input),
+        root=runs_root,
+        records=RECORDS_OPTION,
     log:
         "logs/analysis/significance.log",
     conda:
         CONDA_ENV
     shell:
-        "python -u -m elcrec significance --runs results/runs --run-dirs {params.runs} "
+        "python -u -m elcrec significance {params.records} --runs {params.root} --run-dirs {params.runs} "
         "--out-dir results/significance > {log} 2>&1"
 
 
 rule paper_table:
     input:
+        SOURCE_STAMP,
         run_files(),
     output:
         "paper_tables/{table}.md",
@@ -51,17 +60,20 @@ rule paper_table:
     params:
         datasets=table_datasets(),
         runs=lambda wildcards, input: run_dirs(input),
+        root=runs_root,
+        records=RECORDS_OPTION,
     log:
         "logs/analysis/{table}.log",
     conda:
         CONDA_ENV
     shell:
-        "python -u -m elcrec table {wildcards.table} --runs results/runs --run-dirs {params.runs} "
+        "python -u -m elcrec table {wildcards.table} {params.records} --runs {params.root} --run-dirs {params.runs} "
         "--out-dir paper_tables --datasets {params.datasets} > {log} 2>&1"
 
 
 rule reproduction:
     input:
+        SOURCE_STAMP,
         runs=run_files() + sensitivity_files(),
         stats=stats_files(),
     output:
@@ -70,12 +82,14 @@ rule reproduction:
         claims="paper_tables/reproduction_claims.csv",
     params:
         runs=lambda wildcards, input: run_dirs(input.runs),
+        root=runs_root,
+        records=RECORDS_OPTION,
     log:
         "logs/analysis/reproduction.log",
     conda:
         CONDA_ENV
     shell:
-        "python -u -m elcrec reproduction --runs results/runs --run-dirs {params.runs} --stats-root results/data "
+        "python -u -m elcrec reproduction {params.records} --runs {params.root} --run-dirs {params.runs} --stats-root results/data "
         "--out {output.report_md} > {log} 2>&1"
 
 
@@ -151,6 +165,7 @@ rule analysis:
 
 rule figure_from_runs:
     input:
+        SOURCE_STAMP,
         run_files(),
         sensitivity_files(),
     output:
@@ -160,12 +175,13 @@ rule figure_from_runs:
         figure="ablation|sensitivity_alpha|sensitivity_k|convergence",
     params:
         runs=lambda wildcards, input: run_dirs(input),
+        root=runs_root,
     log:
         "logs/figures/{figure}.log",
     conda:
         CONDA_ENV
     shell:
-        "python -u -m elcrec figure {wildcards.figure} --runs results/runs --run-dirs {params.runs} "
+        "python -u -m elcrec figure {wildcards.figure} --runs {params.root} --run-dirs {params.runs} "
         "--out {output.pdf} > {log} 2>&1"
 
 

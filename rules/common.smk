@@ -9,7 +9,9 @@ import yaml
 from snakemake.utils import update_config, validate
 
 from elcrec.data.registry import ATTRIBUTE_FILE, DATASETS, get_spec, mirror_holds
+from elcrec.errors import HarnessError
 from elcrec.models.registry import MODELS
+from elcrec.records import load_block
 from elcrec.report.reference import statistics_datasets
 from elcrec.runfolder import FINAL_FILES, variant_name
 
@@ -42,8 +44,9 @@ def _resolve_config():
     here; they are applied last (no Snakemake internals needed).
     """
     user = dict(config)
-    if "data_mirror" in user and user["data_mirror"] is None:  # `--config data_mirror=` means no mirror
-        user["data_mirror"] = ""
+    for key in ("data_mirror", "records"):  # `--config data_mirror=` means no mirror (records=: local runs)
+        if key in user and user[key] is None:
+            user[key] = ""
     with open(os.path.join(workflow.basedir, "config", "config.yaml")) as fh:
         merged = yaml.safe_load(fh)
     name = user.get("preset", merged.get("preset", "paper"))
@@ -63,6 +66,49 @@ def _resolve_config():
 
 
 _resolve_config()
+
+# Published records (--config records=benchmarks/records/published/<block>; docs/published_records.md): the analysis
+# reads that block's run folders instead of results/runs, so nothing is trained and local runs are never mixed in.
+# The block's runs decide the datasets, models and seeds (the configured lists are not used then).
+def _load_records():
+    if not config["records"]:
+        return None
+    try:
+        return load_block(config["records"], check_ranks=False)  # the full check: benchmarks/import_records.py, tests
+    except HarnessError as exc:
+        raise ValueError(f"--config records={config['records']}: {exc}") from None
+
+
+BLOCK = _load_records()
+RUNS_ROOT = str(BLOCK.runs_root) if BLOCK else "results/runs"
+if BLOCK:
+    config["datasets"] = list(dict.fromkeys(d for d, _, _ in BLOCK.run_names()))
+RECORDS_OPTION = f"--records {config['records']}" if BLOCK else ""
+
+
+def _stamp_source():
+    """results/analysis_source.txt names where the analysis reads its runs; it is rewritten (here, when the workflow
+    is parsed) only when that changes. Every analysis job takes it as an input, so switching between local runs and
+    a published block rebuilds every table, figure and report (the profiles replan on mtime only), instead of
+    leaving outputs of the other source in place."""
+    text = f"records {config['records']}\n" if BLOCK else "local runs results/runs\n"
+    path = os.path.join("results", "analysis_source.txt")
+    if not os.path.isfile(path) or open(path).read() != text:
+        os.makedirs("results", exist_ok=True)
+        part = f"{path}.part"
+        with open(part, "w") as fh:
+            fh.write(text)
+        os.replace(part, path)
+    return path
+
+
+SOURCE_STAMP = _stamp_source()
+
+
+def runs_root(wildcards):
+    """--runs of the analysis commands: results/runs, or the published block's runs/ (config records)."""
+    return RUNS_ROOT
+
 
 # The mirror reaches the download jobs through the environment (python -m elcrec reads $ELCREC_DATA_MIRROR), not
 # through params: a different spelling of the same mirror (a trailing slash, the cluster's mount) must not mark
@@ -116,7 +162,11 @@ def stats_files():
 
 
 def _run_names():
-    """(dataset, model, seed) of every run the configuration asks for: the grid, then the sensitivity runs."""
+    """(dataset, model, seed) of every run the configuration asks for: the grid, then the sensitivity runs (with
+    published records: the block's runs)."""
+    if BLOCK:
+        runs = BLOCK.run_names()
+        return [r for r in runs if "~" not in r[1]], [r for r in runs if "~" in r[1]]
     grid = [(d, m, s) for d in config["datasets"] for m in config["models"] for s in config["seeds"]]
     sens = config["sensitivity"]
     models = [variant_name("elcrec", {param: v}) for param in ("alpha", "k") for v in sens[param]]
@@ -126,7 +176,7 @@ def _run_names():
 
 def _run_file(dataset, model, seed):
     """The file that stands for a run: its metrics.json (finished or 'not run' record)."""
-    return f"results/runs/{dataset}/{model}/seed{seed}/metrics.json"
+    return f"{RUNS_ROOT}/{dataset}/{model}/seed{seed}/metrics.json"
 
 
 def run_files():
@@ -142,13 +192,13 @@ def sensitivity_files():
 
 def run_dirs(files):
     """The run folders of a list of run files: what the report commands read (--run-dirs), and nothing else."""
-    return " ".join(sorted({os.path.dirname(f) for f in files}))
+    return " ".join(sorted({os.path.dirname(f) for f in files if os.path.basename(f) == "metrics.json"}))
 
 
 def not_run_pattern():
     """Regex of the dataset/model pairs of this configuration that get a 'not run' record (rule not_run)."""
     grid, extra = _run_names()
-    pairs = sorted({f"{d}/{m}" for d, m, _ in grid + extra if not_run_reason(d, m)})
+    pairs = [] if BLOCK else sorted({f"{d}/{m}" for d, m, _ in grid + extra if not_run_reason(d, m)})
     return "|".join(re.escape(p) for p in pairs) or "(?!)"  # (?!) matches nothing
 
 
