@@ -20,11 +20,14 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from elcrec.errors import HarnessError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FINAL_FILES = ("metrics.json", "per_user_test.csv", "train_log.csv", "profile.json", "config.json", "model.pt")
 RESUME = "resume.pt"
@@ -217,3 +220,16 @@ def read_run(run: Path) -> RunRecord:
 def read_runs(runs_root: str | Path) -> list[RunRecord]:
     """Every run folder under ``runs_root`` (``results/runs``), in path order."""
     return [read_run(run) for run in run_dirs(runs_root)]
+
+
+def read_train_log(run: Path) -> "pd.DataFrame | None":
+    """A run's train_log.csv, one row per epoch (the last row of a repeated epoch after a resume), or None."""
+    import pandas as pd
+
+    path = run / "train_log.csv"
+    if not path.is_file():
+        return None
+    log = pd.read_csv(path)
+    if "epoch" not in log:
+        return None
+    return log.drop_duplicates("epoch", keep="last").sort_values("epoch")

@@ -22,7 +22,7 @@ from elcrec.runfolder import METRIC_KEYS, metrics_from_ranks, per_user_metrics
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "published" / "beauty-synthetic"
 DATASET = "Beauty"
-USERS = 500
+USERS = 1000
 SEEDS = (1, 2, 3)
 EPOCHS = 30
 # model -> target (HR@5, HR@10, HR@20), per-epoch seconds, peak GPU MB

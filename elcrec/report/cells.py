@@ -121,6 +121,12 @@ class Agg:
     def seed1(self) -> float | None:
         return self.values.get(1)
 
+    def band(self, k: float = 2.0) -> tuple[float, float] | None:
+        """mean ± k sd (None below two seeds): the interval a published value is judged against."""
+        if self.sd is None:
+            return None
+        return self.mean - k * self.sd, self.mean + k * self.sd  # type: ignore[operator]
+
 
 @dataclass
 class Cell:

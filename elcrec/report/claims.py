@@ -100,10 +100,16 @@ class Claim:
     verdict: str = UNTESTABLE
     evidence: str = ""
     reason: str = ""  # for "could not be tested": model not implemented / dataset unavailable / too few seeds / ...
+    holm_verdict: str = ""  # the verdict again with Holm-adjusted p-values, where the claim rests on a test
+    dataset: str = ""  # the one dataset a claim is about ("" for claims over several)
+
+    def verdict_text(self) -> str:
+        why = f" ({self.reason})" if self.reason else ""
+        holm = f"; with Holm: **{self.holm_verdict}**" if self.holm_verdict else ""
+        return f"**{self.verdict}**{why}{holm}"
 
     def line(self) -> str:
-        why = f" ({self.reason})" if self.reason else ""
-        return f"| {self.id} | {self.text} ({self.source}) | **{self.verdict}**{why} | {self.evidence} |"
+        return f"| {self.id} | {self.text} ({self.source}) | {self.verdict_text()} | {self.evidence} |"
 
 
 def set_verdict(claim: Claim, verdict: str, evidence: str, reason: str = "") -> Claim:
@@ -150,9 +156,11 @@ def agree(p_paper: float | None, p_ours: float | None) -> str:
 class Report:
     runs: pd.DataFrame
     stats_root: Path
+    runs_root: Path | None = None  # where the run folders are (train logs for Figure 3)
     compared: list[Compared] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
+    dataset_verdicts: list[str] = field(default_factory=list)  # the per-dataset digest (elcrec.report.verdicts)
     _cells: dict[tuple[str, str | None], Cell] = field(default_factory=dict)
 
     def cell(self, dataset: str, harness: str | None) -> Cell:

@@ -209,72 +209,74 @@ def add_efficiency(rep: Report) -> None:
             + ("" if gpu else "; CPU RSS and GPU memory are not comparable"),
             decimals=0, comparable=on_4090 and gpu))
 
-    def change_claim(cid: str, text: str, datasets: list[str], quantity: str, model: str = "ELCRec",
-                     base: str = "ICLRec", want_lower: bool = True, average: bool = False) -> Claim:
-        """Judged from means (the paper gives no test): time per epoch and peak memory, same device only."""
-        claim = Claim(cid, text, "Table 2" if model == "ELCRec" else "Table 11")
-        parts, changes, reasons = [], [], []
-        mine: dict[str, list[float]] = {model: [], base: []}
-        key = "per_epoch" if quantity == "time" else "memory"
-        for d in datasets:
-            ra, rb = by[(d, model)], by[(d, base)]
-            a, b = ra["cell"], rb["cell"]
-            if not (a.ok and b.ok):
-                label, missing = (model, a) if not a.ok else (base, b)
-                reasons.append(f"{dataset_label(d)}: " + why_missing(label, missing))
-                continue
-            if not same_device(a, b):
-                reasons.append(f"different hardware or memory measure between {model} and {base} on "
-                               f"{dataset_label(d)}")
-                continue
-            on_gpu = _is_gpu(a) and _is_gpu(b)
-            if not on_gpu:
-                reasons.append(f"different hardware: measured on {_device_text(a)}, not a GPU" + (
-                    " (CPU peak RSS is not comparable with the paper's GPU memory)" if quantity == "memory" else
-                    " (the relative cost of k-means, contrastive views and the Transformer differs between CPU "
-                    "and the paper's RTX 4090)"))
-            qa, qb = ra[key], rb[key]
-            if not (qa.n and qb.n):
-                reasons.append(f"no profile.json for {dataset_label(d)}")
-                continue
-            ch = change_pct(ra, rb, key)  # for base ICLRec: the table's change column
-            p, _ = welch_greater(qb.array, qa.array) if want_lower else welch_greater(qa.array, qb.array)
-            paper_key = "paper_time_s" if quantity == "time" else "paper_gpu_memory_mb"
-            paper_ch = pct_change(ra[paper_key], rb[paper_key])
-            parts.append(f"{dataset_label(d)} {ch:+.2f}% (paper {paper_ch:+.2f}%, p = {fmt_p(p, star=False)}, "
-                         f"{_device_text(a)})")
-            if on_gpu:  # numbers from other hardware are shown, never judged
-                changes.append(ch)
-                mine[model].append(qa.mean)
-                mine[base].append(qb.mean)
-        what = "s/epoch" if quantity == "time" else "peak memory"
-        evidence = f"ours ({what}, {model} vs {base}): " + ("; ".join(parts) or "none")
-        contradicted = any((c >= 0) if want_lower else (c <= 0) for c in changes)
-        if reasons and not (contradicted and not average):
-            hw = [r for r in reasons if r.startswith("different hardware")]
-            return set_verdict(claim, UNTESTABLE, evidence, "; ".join(sorted(set(hw or reasons))))
-        if average:
-            ch = pct_change(float(np.mean(mine[model])), float(np.mean(mine[base])))
-            evidence += f"; change of the averages {ch:+.2f}%"
-            ok = ch < 0 if want_lower else ch > 0
-        else:
-            ok = all((c < 0) if want_lower else (c > 0) for c in changes)
-        if not any("4090" in p for p in parts):
-            evidence += "; measured on other hardware than the paper's RTX 4090, so magnitudes may differ"
-        return judge(claim, evidence, refuted=not ok)
-
     rep.claims += [
-        change_claim("E1", "ELCRec needs 22.5% less training time than ICLRec on Beauty (2922 s vs 3770 s; the "
+        change_claim(by, "E1", "ELCRec needs 22.5% less training time than ICLRec on Beauty (2922 s vs 3770 s; the "
                            "abstract's '22.5%')", ["Beauty"], "time"),
-        change_claim("E2", "ELCRec needs 7.18% less training time than ICLRec on average over the four datasets",
+        change_claim(by, "E2", "ELCRec needs 7.18% less training time than ICLRec on average over the four datasets",
                      list(TABLE1_DATASETS), "time", average=True),
-        change_claim("E3", "ELCRec uses less memory than ICLRec on all four datasets (9.58% less on average)",
+        change_claim(by, "E3", "ELCRec uses less memory than ICLRec on all four datasets (9.58% less on average)",
                      list(TABLE1_DATASETS), "memory"),
-        change_claim("E4", "S3-Rec takes more training time than ELCRec on all four datasets",
+        change_claim(by, "E4", "S3-Rec takes more training time than ELCRec on all four datasets",
                      list(TABLE1_DATASETS), "time", model="S3-Rec", base="ELCRec", want_lower=False),
-        change_claim("E5", "S3-Rec uses more memory than ELCRec on all four datasets", list(TABLE1_DATASETS),
+        change_claim(by, "E5", "S3-Rec uses more memory than ELCRec on all four datasets", list(TABLE1_DATASETS),
                      "memory", model="S3-Rec", base="ELCRec", want_lower=False),
     ]
+
+
+def change_claim(by: dict[tuple[str, str], Any], cid: str, text: str, datasets: list[str], quantity: str,
+                 model: str = "ELCRec", base: str = "ICLRec", want_lower: bool = True, average: bool = False) -> Claim:
+    """Judged from means of the frame's rows ``by`` (dataset, model) (the paper gives no test): time per epoch and
+    peak memory, same device only."""
+    claim = Claim(cid, text, "Table 2" if model == "ELCRec" else "Table 11")
+    parts, changes, reasons = [], [], []
+    mine: dict[str, list[float]] = {model: [], base: []}
+    key = "per_epoch" if quantity == "time" else "memory"
+    for d in datasets:
+        ra, rb = by[(d, model)], by[(d, base)]
+        a, b = ra["cell"], rb["cell"]
+        if not (a.ok and b.ok):
+            label, missing = (model, a) if not a.ok else (base, b)
+            reasons.append(f"{dataset_label(d)}: " + why_missing(label, missing))
+            continue
+        if not same_device(a, b):
+            reasons.append(f"different hardware or memory measure between {model} and {base} on "
+                           f"{dataset_label(d)}")
+            continue
+        on_gpu = _is_gpu(a) and _is_gpu(b)
+        if not on_gpu:
+            reasons.append(f"different hardware: measured on {_device_text(a)}, not a GPU" + (
+                " (CPU peak RSS is not comparable with the paper's GPU memory)" if quantity == "memory" else
+                " (the relative cost of k-means, contrastive views and the Transformer differs between CPU "
+                "and the paper's RTX 4090)"))
+        qa, qb = ra[key], rb[key]
+        if not (qa.n and qb.n):
+            reasons.append(f"no profile.json for {dataset_label(d)}")
+            continue
+        ch = change_pct(ra, rb, key)  # for base ICLRec: the table's change column
+        p, _ = welch_greater(qb.array, qa.array) if want_lower else welch_greater(qa.array, qb.array)
+        paper_key = "paper_time_s" if quantity == "time" else "paper_gpu_memory_mb"
+        paper_ch = pct_change(ra[paper_key], rb[paper_key])
+        parts.append(f"{dataset_label(d)} {ch:+.2f}% (paper {paper_ch:+.2f}%, p = {fmt_p(p, star=False)}, "
+                     f"{_device_text(a)})")
+        if on_gpu:  # numbers from other hardware are shown, never judged
+            changes.append(ch)
+            mine[model].append(qa.mean)
+            mine[base].append(qb.mean)
+    what = "s/epoch" if quantity == "time" else "peak memory"
+    evidence = f"ours ({what}, {model} vs {base}): " + ("; ".join(parts) or "none")
+    contradicted = any((c >= 0) if want_lower else (c <= 0) for c in changes)
+    if reasons and not (contradicted and not average):
+        hw = [r for r in reasons if r.startswith("different hardware")]
+        return set_verdict(claim, UNTESTABLE, evidence, "; ".join(sorted(set(hw or reasons))))
+    if average:
+        ch = pct_change(float(np.mean(mine[model])), float(np.mean(mine[base])))
+        evidence += f"; change of the averages {ch:+.2f}%"
+        ok = ch < 0 if want_lower else ch > 0
+    else:
+        ok = all((c < 0) if want_lower else (c > 0) for c in changes)
+    if not any("4090" in p for p in parts):
+        evidence += "; measured on other hardware than the paper's RTX 4090, so magnitudes may differ"
+    return judge(claim, evidence, refuted=not ok)
 
 
 def printed_checks() -> list[tuple[str, str, float, float | None]]:

@@ -18,7 +18,7 @@ from elcrec.report.names import ABLATION_VARIANTS
 from elcrec.report.names import dataset_label as short
 from elcrec.report.reference import paper_table
 from elcrec.report.sensitivity import own_value, sensitivity_frame
-from elcrec.runfolder import run_path
+from elcrec.runfolder import read_train_log, run_path
 
 SENSITIVITY = {
     "alpha": {"label": r"$\alpha$ (weight of the ELCM cluster loss)", "base": 10, "paper_values": "Figure 2, top"},
@@ -158,14 +158,6 @@ def build_sensitivity(runs_root: str | Path, param: str, shown_as: str | Path | 
 
 
 # --- convergence -----------------------------------------------------------------------------------------
-def read_log(run: Path) -> pd.DataFrame | None:
-    path = run / "train_log.csv"
-    if not path.is_file():
-        return None
-    log = pd.read_csv(path)
-    if "epoch" not in log:
-        return None
-    return log.drop_duplicates("epoch", keep="last").sort_values("epoch")
 
 
 @styled
@@ -175,7 +167,7 @@ def build_convergence(runs_root: str | Path, model: str = "elcrec", shown_as: st
     logs: dict[str, list[tuple[int, pd.DataFrame]]] = {}
     for dataset in ordered(runs["dataset"]):
         for seed, state in zip(runs_of(runs, dataset, model)["seed"], runs_of(runs, dataset, model)["state"]):
-            log = read_log(run_path(root, dataset, model, int(seed))) if state == "ok" else None
+            log = read_train_log(run_path(root, dataset, model, int(seed))) if state == "ok" else None
             if log is not None:
                 logs.setdefault(dataset, []).append((int(seed), log))
     source = f"{shown}/{{dataset}}/{model}/seed*/train_log.csv"

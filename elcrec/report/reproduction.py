@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from elcrec.fileio import write_text
-from elcrec.report import ablation, datasets, domains, efficiency, sensitivity, table1
+from elcrec.report import ablation, convergence, datasets, domains, efficiency, sensitivity, table1, verdicts
 from elcrec.report.cells import load_runs
 from elcrec.report.claims import Claim, Compared, Report
 from elcrec.report.names import DATASET_ORDER, MEMORY_KINDS, TABLE1_COLUMNS, dataset_label
@@ -130,6 +130,7 @@ def render(rep: Report, runs_root: Path, source: str | None = None) -> str:
         "|---|---|---|---|",
         *[c.line() for c in rep.claims],
         "",
+        *rep.dataset_verdicts,
         "## Known misprints and provenance of the published numbers",
         "",
         *[f"- {issue}" for issue in KNOWN_ISSUES],
@@ -157,6 +158,7 @@ def render(rep: Report, runs_root: Path, source: str | None = None) -> str:
               "Table 9 p-values": "Table 9 p-values (ours: one-sided Welch, ELCRec > ICLRec)",
               "Table 10": "Table 10: ablation (HR@5 + HR@20 + NDCG@5 + NDCG@20)",
               "Figure 2": "Figure 2: sensitivity of test HR@5 to α and k (single seed unless configured otherwise)",
+              "Figure 3": "Figure 3: convergence of ELCRec (ours: from train_log.csv; paper: read off its plot)",
               "Datasets": "Dataset statistics (Tables 6-7), from results/data/{dataset}/stats.json"}
     for section in dict.fromkeys(c.section for c in rep.compared):
         if section == "Table 1 p-values":
@@ -184,10 +186,11 @@ def add_consistency(rep: Report) -> None:
                         + md_table(["Where", "Item", "Printed", "Recomputed", "Consistent"], table))
 
 
-# Every section in the paper's order: Table 1, Tables 2/11, Tables 8/9, Table 10, Figure 2, Tables 6-7, and the
-# paper's own arithmetic.
+# Every section in the paper's order: Table 1, Tables 2/11, Tables 8/9, Table 10, Figures 2 and 3, Tables 6-7, the
+# paper's own arithmetic; then the per-dataset digest of the verdicts.
 SECTIONS = (table1.add_table1, efficiency.add_efficiency, domains.add_other_domains, ablation.add_ablation,
-            sensitivity.add_sensitivity, datasets.add_datasets, add_consistency)
+            sensitivity.add_sensitivity, convergence.add_convergence, datasets.add_datasets, add_consistency,
+            verdicts.add_dataset_verdicts)
 
 
 def build_reproduction(runs_root: str | Path, out_path: str | Path = "paper_tables/reproduction.md",
@@ -202,7 +205,7 @@ def build_reproduction(runs_root: str | Path, out_path: str | Path = "paper_tabl
     """
     runs_root = Path(runs_root)
     out_path = Path(out_path)
-    rep = Report(load_runs(runs_root), Path(stats_root) if stats_root else runs_root.parent / "data")
+    rep = Report(load_runs(runs_root), Path(stats_root) if stats_root else runs_root.parent / "data", runs_root)
     for add_section in SECTIONS:
         add_section(rep)
     write_text(out_path, render(rep, Path(shown_as) if shown_as else runs_root, source))
