@@ -12,6 +12,9 @@
 # recorded "not run: compute" in plan.json, for the next job.
 # Output ($OUT): beauty_block.tar.gz (published_runs_Beauty/: per finished run metrics.json, train_log.csv,
 # profile.json, config.json, per_user_test.csv.gz; plan.json, provenance.json, logs/), and the console log.
+# Back here: python -m benchmarks.import_records beauty_block.tar.gz --block beauty-<date>, commit the block, and build
+# the report from it: snakemake --cores 2 --config records=benchmarks/records/published/beauty-<date> -- all
+# (docs/published_records.md).
 WORK=/tmp/gpu-block
 rm -rf "$WORK"; mkdir -p "$WORK"
 source "$(dirname "$0")/gpu_env.sh" "${1:-}"
