@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = sum(1 for r in block.plan["runs"] if r["status"] == "ok")
     print(f"imported {block.path}: {ok} of {len(block.plan['runs'])} planned runs finished; "
           f"{block.describe()}")
-    print(f"build the report from it: snakemake --cores 2 --config records={block.path} -- paper_tables/reproduction.md")
+    print(f"build the report from it: snakemake --cores 2 --config records={block.path} -- "
+          "paper_tables/reproduction.md")
     return 0
 
 

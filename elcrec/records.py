@@ -29,7 +29,7 @@ import numpy as np
 
 from elcrec.errors import HarnessError
 from elcrec.fileio import write_json
-from elcrec.runfolder import METRIC_KEYS, metrics_from_ranks, per_user_metrics, read_json, read_run, seed_of
+from elcrec.runfolder import metrics_from_ranks, per_user_metrics, read_json, read_run, seed_of
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -89,8 +89,8 @@ rule reproduction:
     conda:
         CONDA_ENV
     shell:
-        "python -u -m elcrec reproduction {params.records} --runs {params.root} --run-dirs {params.runs} --stats-root results/data "
-        "--out {output.report_md} > {log} 2>&1"
+        "python -u -m elcrec reproduction {params.records} --runs {params.root} --run-dirs {params.runs} "
+        "--stats-root results/data --out {output.report_md} > {log} 2>&1"
 
 
 rule intents:

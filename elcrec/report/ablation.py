@@ -95,8 +95,8 @@ def add_ablation(rep: Report) -> None:
                     "B+ICL", "B", TABLE1_DATASETS),
         order_claim(frame, "A3", "The full ELCRec beats B+ELCM on Sports, Beauty and Yelp", "ELCRec", "B+ELCM",
                     ("Sports_and_Outdoors", "Beauty", "Yelp")),
-        order_claim(frame, "A4", "On Toys, B+ELCM beats the full ELCRec (ICL hurts there, as the paper admits)", "B+ELCM",
-                    "ELCRec", ("Toys_and_Games",)),
+        order_claim(frame, "A4", "On Toys, B+ELCM beats the full ELCRec (ICL hurts there, as the paper admits)",
+                    "B+ELCM", "ELCRec", ("Toys_and_Games",)),
     ]
 
 
