@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_epoch import model_sets
+from elcrec.records import PER_USER_PUBLISHED, RECORD_FILES
 
-SMALL_FILES = ("metrics.json", "train_log.csv", "profile.json", "config.json", "pretrain_log.csv")
+SMALL_FILES = tuple(n for n in RECORD_FILES if n != PER_USER_PUBLISHED)  # copied as they are; the ranks gzipped
 
 
 def command(args: argparse.Namespace, model: str, seed: int) -> list[str]:
@@ -99,7 +100,7 @@ def archive(args: argparse.Namespace, plan: list[dict[str, Any]]) -> None:
         for name in SMALL_FILES:
             if (src / name).exists():
                 shutil.copy2(src / name, dst / name)
-        with open(src / "per_user_test.csv", "rb") as fh, gzip.open(dst / "per_user_test.csv.gz", "wb") as gz:
+        with open(src / "per_user_test.csv", "rb") as fh, gzip.open(dst / PER_USER_PUBLISHED, "wb") as gz:
             shutil.copyfileobj(fh, gz)
     (staging / "plan.json").parent.mkdir(parents=True, exist_ok=True)
     (staging / "plan.json").write_text(json.dumps({"dataset": args.dataset, "slots": args.slots,

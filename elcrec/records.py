@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 
 PUBLISHED_ROOT = Path("benchmarks/records/published")
 PROVENANCE_KEYS = ("device", "driver", "torch", "cuda", "git_commit", "command", "date")
-OK_FILES = ("metrics.json", "train_log.csv", "profile.json", "config.json", "per_user_test.csv.gz")
-OPTIONAL_FILES = ("pretrain_log.csv",)
-RECORD_FILES = OK_FILES + OPTIONAL_FILES
-PER_USER_NAMES = ("per_user_test.csv", "per_user_test.csv.gz")  # a local run, a published one
+PER_USER_PUBLISHED = "per_user_test.csv.gz"  # the trainer's per_user_test.csv, compressed
+OK_FILES = ("metrics.json", "train_log.csv", "profile.json", "config.json", PER_USER_PUBLISHED)
+OPTIONAL_FILES = ("pretrain_log.csv",)  # the models' extra_logs (S3-Rec's and DSSRec's pre-training)
+RECORD_FILES = OK_FILES + OPTIONAL_FILES  # what a published run folder may hold (benchmarks/pack_runs.py packs it)
+PER_USER_NAMES = ("per_user_test.csv", PER_USER_PUBLISHED)  # a local run, a published one
 TOLERANCE = 1e-9  # metrics.json and the CSV hold the evaluator's float64 values in full precision
 MAX_BLOCK_BYTES = 20 * 2**20  # the issue's budget for all published records
 
@@ -132,7 +133,7 @@ def read_ranks(path: Path) -> "pd.DataFrame":
     return frame
 
 
-def check_ranks(run: Path, test: dict[str, float]) -> None:
+def check_against_ranks(run: Path, test: dict[str, float]) -> None:
     """metrics.json's test metrics (and the per-user metric columns) equal those recomputed from the ranks."""
     path = per_user_file(run)
     if path is None:
@@ -158,7 +159,7 @@ def _check_run(run: Path, ranks: bool) -> str:
         if missing:
             raise HarnessError(f"{run}: a finished run lacks {', '.join(missing)}; re-import it")
         if ranks:
-            check_ranks(run, record.test)
+            check_against_ranks(run, record.test)
     elif [p.name for p in run.iterdir()] != ["metrics.json"]:
         raise HarnessError(f"{run}: status {record.status!r} but it holds more than metrics.json")
     return record.status
