@@ -77,12 +77,11 @@ def cmd_table(args: argparse.Namespace) -> int:
         build_datasets_table(args.inputs, args.out_prefix)
         print(Path(args.out_prefix).with_suffix(".md").read_text())
         return 0
+    from elcrec.records import describe_source, stamp_source
     from elcrec.report.paper_tables import ONE_DATASET_TABLES, builder
     from elcrec.runset import selected_runs
 
     kwargs = {"datasets": args.datasets} if args.datasets and args.table not in ONE_DATASET_TABLES else {}
-    from elcrec.records import describe_source, stamp_source
-
     source = describe_source(args.records, args.runs)
     with selected_runs(args.runs, args.run_dirs) as root:
         builder(args.table)(root, args.out_dir, **kwargs)
@@ -92,10 +91,9 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduction(args: argparse.Namespace) -> int:
+    from elcrec.records import describe_source
     from elcrec.report.reproduction import build_reproduction
     from elcrec.runset import selected_runs
-
-    from elcrec.records import describe_source
 
     source = describe_source(args.records, args.runs)
     with selected_runs(args.runs, args.run_dirs) as root:
@@ -339,10 +337,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_significance(args: argparse.Namespace) -> int:
+    from elcrec.records import describe_source, stamp_source
     from elcrec.report.significance import write_significance
     from elcrec.runset import selected_runs
-
-    from elcrec.records import describe_source, stamp_source
 
     source = describe_source(args.records, args.runs)
     with selected_runs(args.runs, args.run_dirs) as root:
