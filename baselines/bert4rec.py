@@ -90,9 +90,7 @@ class BERT4Rec(RecModel):
     train_overrides = {"max_epochs": 1000}
 
     def __init__(self, item_size: int, cfg: BERT4RecConfig) -> None:
-        cfg.validate()
         super().__init__(item_size, cfg, causal=False)
-        self.cfg = cfg
         self.mask_id = item_size - 1
         self.transform_dense = nn.Linear(cfg.hidden, cfg.hidden)  # cls/predictions/transform/dense
         self.transform_norm = LayerNorm(cfg.hidden)  # cls/predictions/transform/LayerNorm

@@ -97,9 +97,7 @@ class BPRMF(RecModel):
     train_overrides: ClassVar[dict[str, Any]] = {"lr": 0.01, "batch_size": 1024, "max_epochs": 500, "patience": 100}
 
     def __init__(self, item_size: int, cfg: BPRMFConfig) -> None:
-        cfg.validate()
-        super().__init__(item_size, None)
-        self.cfg = cfg
+        super().__init__(item_size, cfg, shared_encoder=False)
         self.user_embeddings = nn.Embedding(num_users_of("BPR-MF", cfg), cfg.hidden)
         self.item_embeddings = nn.Embedding(item_size, cfg.hidden)
         nn.init.xavier_uniform_(self.user_embeddings.weight)

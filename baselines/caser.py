@@ -103,9 +103,7 @@ class Caser(RecModel):
     train_overrides: ClassVar[dict[str, Any]] = {"batch_size": 512, "weight_decay": 1e-6, "max_epochs": 50}
 
     def __init__(self, item_size: int, cfg: CaserConfig) -> None:
-        cfg.validate()
-        super().__init__(item_size, None)
-        self.cfg = cfg
+        super().__init__(item_size, cfg, shared_encoder=False)
         d = cfg.hidden
         self.user_embeddings = nn.Embedding(num_users_of("Caser", cfg), d)
         self.item_embeddings = nn.Embedding(item_size, d)

@@ -168,9 +168,7 @@ class CL4SRec(RecModel):
     capture_blocker = None  # reviewed: the step reads fixed storage only (elcrec/steps.py)
 
     def __init__(self, item_size: int, cfg: CL4SRecConfig) -> None:
-        cfg.validate()
         super().__init__(item_size, cfg, causal=cfg.attention == "causal")
-        self.cfg = cfg
         self.mask_id = item_size - 1  # item_num + 1
         self.train_overrides = dict(TRAIN_OVERRIDES[cfg.variant])
         if cfg.seq_aug:

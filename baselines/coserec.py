@@ -209,9 +209,7 @@ class CoSeRec(RecModel):
     augment = None  # the views are drawn by the model itself (informed operators), see on_epoch_start
 
     def __init__(self, item_size: int, cfg: CoSeRecConfig) -> None:
-        cfg.validate()
         super().__init__(item_size, cfg)
-        self.cfg = cfg
         self.loss_weights = {"rec": cfg.rec_weight, "seq_cl": cfg.cf_weight}
         self.offline: tuple[np.ndarray, np.ndarray] | None = None
         self._offline_data: SequenceData | None = None

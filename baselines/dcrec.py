@@ -102,9 +102,7 @@ class DCRec(RecModel):
     augment = None
 
     def __init__(self, item_size: int, cfg: DCRecConfig) -> None:
-        cfg.validate()
         super().__init__(item_size, cfg, causal=False)
-        self.cfg = cfg
         h = cfg.hidden
         self.attn_weights = nn.Parameter(torch.empty(h, h).normal_(0.0, 0.02))
         self.attn = nn.Parameter(torch.empty(1, h).normal_(0.0, 0.02))

@@ -236,9 +236,7 @@ class DSSRec(RecModel):
     train_overrides = {"patience": 10, "max_epochs": 200, "batch_size": 256, "lr": 1e-3}
 
     def __init__(self, item_size: int, cfg: DSSRecConfig) -> None:
-        cfg.validate()
         super().__init__(item_size, cfg, causal=True)
-        self.cfg = cfg
         for layer in self.encoder.item_encoder.layer:  # DSSRec's feed-forward block, not S3-Rec's
             layer.intermediate = ReluFeedForward(cfg.hidden, cfg.hidden_dropout)
         self.intent_encoder = IntentEncoder(cfg.hidden, cfg.k, cfg.max_len)

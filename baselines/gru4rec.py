@@ -62,8 +62,7 @@ class GRU4Rec(RecModel):
     train_overrides: ClassVar[dict[str, Any]] = {"patience": 10}
 
     def __init__(self, item_size: int, cfg: GRU4RecConfig) -> None:
-        super().__init__(item_size, None)
-        self.cfg = cfg
+        super().__init__(item_size, cfg, shared_encoder=False)
         self.item_embeddings = nn.Embedding(item_size, cfg.hidden, padding_idx=0)
         self.emb_dropout = nn.Dropout(cfg.dropout)
         self.gru = nn.GRU(cfg.hidden, cfg.gru_hidden, num_layers=cfg.layers, bias=False, batch_first=True)

@@ -93,9 +93,7 @@ class ICLRec(RecModel):
     needs_negatives = True
 
     def __init__(self, item_size: int, cfg: ICLRecConfig) -> None:
-        cfg.validate()
         super().__init__(item_size, cfg)
-        self.cfg = cfg
         self.augment = AugmentConfig(tau=cfg.tau, gamma=cfg.gamma, beta=cfg.beta, mask_value=0)
         self.uses_seq_cl = cfg.contrast_type in ("Hybrid", "InstanceCL")
         self.uses_intents = cfg.contrast_type in ("Hybrid", "IntentCL")

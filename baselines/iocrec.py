@@ -119,9 +119,7 @@ class IOCRec(RecModel):
                        "lr": 1e-3}
 
     def __init__(self, item_size: int, cfg: IOCRecConfig) -> None:
-        cfg.validate()
         super().__init__(item_size, cfg, causal=True)
-        self.cfg = cfg
         self.mask_id = item_size - 1
         h = cfg.hidden
         for layer in self.encoder.item_encoder.layer:  # the original's FFN width

@@ -171,11 +171,10 @@ class MAERec(RecModel):
     train_overrides: ClassVar[dict[str, Any]] = {"max_epochs": 20}  # params.py: 20 epochs, batch 256, lr 1e-3
 
     def __init__(self, item_size: int, cfg: MAERecConfig) -> None:
-        cfg.validate()
-        nn.Module.__init__(self)  # MAERec's Transformer is its own, not the shared SASRec encoder
+        super().__init__(item_size, cfg, shared_encoder=False)  # MAERec's Transformer is its own
         self.encoder = MAERecTransformer(item_size, cfg)
         self.decoder = Decoder(cfg.hidden, cfg.gcn_layers)
-        self.cfg, self.item_size = cfg, item_size
+        self.item_size = item_size
         self.loss_weights = {"rec": 1.0, "recon": cfg.recon_weight, "reg": cfg.reg, "mask": 1.0}
         self.adj: torch.Tensor | None = None
         self.ones: torch.Tensor | None = None

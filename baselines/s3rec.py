@@ -249,9 +249,7 @@ class S3Rec(RecModel):
     train_overrides = {"patience": 10, "max_epochs": 200, "batch_size": 256, "lr": 1e-3}
 
     def __init__(self, item_size: int, cfg: S3RecConfig) -> None:
-        cfg.validate()
         super().__init__(item_size, cfg, causal=True)
-        self.cfg = cfg
         self.mask_id = item_size - 1
         h = cfg.hidden
         if cfg.use_attributes:

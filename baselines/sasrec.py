@@ -50,7 +50,6 @@ class SASRec(RecModel):
 
     def __init__(self, item_size: int, cfg: SASRecConfig) -> None:
         super().__init__(item_size, cfg)
-        self.cfg = cfg
         self.loss_weights = {"rec": 1.0}
 
     def loss(self, batch: Batch) -> dict[str, torch.Tensor]:

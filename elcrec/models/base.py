@@ -133,10 +133,15 @@ class RecModel(nn.Module):
     capture_blocker: ClassVar[str | None] = "not yet reviewed for CUDA-graph capture (see RecModel.capture_blocker)"
     static_shapes: bool = False  # set by the trainer's static-shape step modes (elcrec/steps.py)
 
-    def __init__(self, item_size: int, cfg: EncoderConfig | None, causal: bool = True) -> None:
-        """``cfg=None``: a model without the shared Transformer (BPR-MF, GRU4Rec, Caser)."""
+    def __init__(self, item_size: int, cfg: Any, causal: bool = True, shared_encoder: bool = True) -> None:
+        """Check ``cfg`` (its ``validate()``, where it has one) and keep it as ``self.cfg``; build the shared
+        SASRec encoder unless ``shared_encoder=False`` (BPR-MF, GRU4Rec, Caser and MAERec build their own)."""
+        validate = getattr(cfg, "validate", None)
+        if validate is not None:
+            validate()
         super().__init__()
-        if cfg is not None:
+        self.cfg = cfg
+        if shared_encoder:
             self.encoder = SASRecEncoder(item_size, causal=causal, **cfg.encoder_kwargs())
         self.loss_weights = {}
 

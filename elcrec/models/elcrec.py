@@ -77,9 +77,7 @@ class ELCRec(RecModel):
     capture_blocker = None  # reviewed: the step reads fixed storage only (elcrec/steps.py)
 
     def __init__(self, item_size: int, cfg: ELCRecConfig) -> None:
-        cfg.validate()
         super().__init__(item_size, cfg)
-        self.cfg = cfg
         self.augment = AugmentConfig(tau=cfg.tau, gamma=cfg.gamma, beta=cfg.beta, mask_value=0)
         self.snapshot_epochs, self.snapshot_users = tuple(cfg.snapshot_epochs), cfg.snapshot_users
         self.uses_centres = cfg.use_icl or cfg.use_elcm
