@@ -296,7 +296,6 @@ def _coerce_train(key: str, value: object, like: object) -> object:
 def cmd_intents(args: argparse.Namespace) -> int:
     """Per-user intent of a trained ELCRec run (test input, eval mode), with the user's history length."""
     import pandas as pd
-    import torch
 
     from elcrec.checkpoint import check_item_size, encoder_shape, load_into, load_state_dict
     from elcrec.data import load_dataset

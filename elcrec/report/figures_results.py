@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -16,7 +15,6 @@ from elcrec.report.figure_style import (PALETTE, finish, new_figure, nice_limits
                                         placeholder, runs_root_frame, seeds_text, styled)
 from elcrec.report.names import ABLATION_VARIANTS
 from elcrec.report.names import dataset_label as short
-from elcrec.report.reference import paper_table
 from elcrec.report.sensitivity import own_value, sensitivity_frame
 from elcrec.runfolder import read_train_log, run_path
 
